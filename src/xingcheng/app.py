@@ -1,0 +1,141 @@
+"""FastAPI application factory: mounts every module's routers, the operations endpoints and the web UI."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+import xingcheng
+from xingcheng.core.db import get_database
+from xingcheng.core.deps import current_principal
+from xingcheng.core.errors import MethodNotAllowed, NotFound
+from xingcheng.core import outbox
+from xingcheng.core.events import EventBus, create_bus
+from xingcheng.core.problems import BodyLimitMiddleware, install_error_handlers
+from xingcheng.core.registry import Module
+from xingcheng.core.settings import Settings, get_settings
+from xingcheng.modules import MODULES
+
+log = logging.getLogger("xingcheng")
+
+# Protocol prefixes whose unknown paths must still answer in that protocol's error format.
+PROTOCOL_PREFIXES = ("/api", "/sta/v1.1", "/open311/v2", "/fhir/r4")
+
+
+class Metrics:
+    """Request counters for /metrics; enough to watch a deployment without extra services."""
+
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.requests = 0
+        self.errors = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"uptime_seconds": round(time.time() - self.started, 1), "requests": self.requests, "server_errors": self.errors}
+
+
+def start_event_bus(app: FastAPI, settings: Settings, modules: Sequence[Module]) -> EventBus:
+    bus = create_bus(settings.mqtt_url, client_id=f"xingcheng-api-{settings.port}")
+    for module in modules:
+        for subscription in module.subscriptions:
+            bus.subscribe(subscription.pattern, subscription.handler)
+    app.state.bus = bus
+    outbox.set_bus(bus)
+    return bus
+
+
+def create_app(*, settings: Settings | None = None, modules: Sequence[Module] = MODULES, with_ui: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        bus = start_event_bus(app, settings, modules)
+        try:
+            yield
+        finally:
+            outbox.set_bus(None)
+            bus.close()
+
+    app = FastAPI(
+        title="Xingcheng 星城 city digital platform",
+        version=xingcheng.__version__,
+        description="One city digital base (data middle platform, IoT sensing, workflow) and the city's applications.",
+        lifespan=lifespan,
+        openapi_tags=[{"name": "operations", "description": "liveness, readiness, metrics"}],
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
+    metrics = Metrics()
+    app.state.metrics = metrics
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next: Any) -> Any:
+        metrics.requests += 1
+        response = await call_next(request)
+        if response.status_code >= 500:
+            metrics.errors += 1
+        return response
+
+    @app.get("/health", tags=["operations"], operation_id="health")
+    def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "version": xingcheng.__version__}
+
+    @app.get("/ready", tags=["operations"], operation_id="ready")
+    def ready(request: Request) -> JSONResponse:
+        """Readiness: the database answers and, when configured, the broker is connected."""
+        checks: dict[str, str] = {}
+        try:
+            with get_database().engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 — readiness reports any failure as a finding
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        bus = getattr(request.app.state, "bus", None)
+        if settings.mqtt_url:
+            checks["broker"] = "ok" if bus is not None and getattr(bus, "is_connected", False) else "unreachable"
+        else:
+            checks["broker"] = "in-process"
+        ok = all(v in ("ok", "in-process") for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["operations"], operation_id="metrics")
+    def metrics_endpoint() -> dict[str, Any]:
+        return metrics.snapshot()
+
+    protected = APIRouter(dependencies=[Depends(current_principal)])
+    for module in modules:
+        if module.public_router is not None:
+            app.include_router(module.public_router)
+        if module.router is not None:
+            protected.include_router(module.router)
+    app.include_router(protected)
+
+    # Unknown paths under the protocol prefixes answer in their own format, not the UI's 404 page.
+    for prefix in PROTOCOL_PREFIXES:
+        app.add_api_route(
+            prefix + "/{rest:path}", _unknown_route, methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            include_in_schema=False,
+        )
+
+    if with_ui:
+        from xingcheng.web import mount_ui
+
+        mount_ui(app, modules=modules, settings=settings)
+    return app
+
+
+def _unknown_route(request: Request, rest: str) -> None:
+    # The catch-all also wins over a real route reached with the wrong method: tell those apart.
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and "{rest:path}" not in getattr(route, "path", "") and regex.match(request.url.path):
+            raise MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+    raise NotFound(f"no such endpoint: {request.method} {request.url.path}")

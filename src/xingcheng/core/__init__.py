@@ -1,0 +1,1 @@
+"""Plumbing every layer uses."""

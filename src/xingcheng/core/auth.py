@@ -1,0 +1,80 @@
+"""Roles, the permissions each grants, and the principal every service receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from xingcheng.core.errors import Forbidden
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    DATA_STEWARD = "data_steward"
+    DEPARTMENT_STAFF = "department_staff"
+    OPERATOR = "operator"  # operations-centre staff (城市运行管理中心)
+    CITIZEN = "citizen"
+    ENTERPRISE = "enterprise"
+    DEVICE = "device"
+
+
+STAFF_ROLES = frozenset({Role.ADMIN, Role.DATA_STEWARD, Role.DEPARTMENT_STAFF, Role.OPERATOR})
+
+# Route permissions, declared once. Data-grade checks (L1–L4) stay in services.
+ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.ADMIN: frozenset({
+        "admin:users", "admin:keys", "directory:read", "registries:read", "registries:write",
+        "cockpit:read", "console:use", "notifications:send",
+    }),
+    Role.DATA_STEWARD: frozenset({
+        "directory:read", "registries:read", "registries:write", "cockpit:read", "console:use",
+        "notifications:send",
+    }),
+    Role.DEPARTMENT_STAFF: frozenset({"directory:read", "registries:read", "console:use", "cockpit:read", "notifications:send"}),
+    Role.OPERATOR: frozenset({"directory:read", "cockpit:read", "console:use", "notifications:send"}),
+    Role.CITIZEN: frozenset({"self:read"}),
+    Role.ENTERPRISE: frozenset({"self:read"}),
+    Role.DEVICE: frozenset({"device:ingest"}),
+}
+
+
+def permissions_for(roles: list[str] | frozenset[str] | tuple[str, ...]) -> frozenset[str]:
+    granted: set[str] = set()
+    for role in roles:
+        if role in Role.__members__.values():
+            granted |= ROLE_PERMISSIONS[Role(role)]
+    return frozenset(granted)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as plain data: services authorize against this, never against HTTP."""
+
+    kind: str  # staff | citizen | enterprise | device
+    name: str
+    account_id: int | None = None
+    api_key_id: int | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    department_code: str | None = None
+    division_code: str | None = None
+    id_number: str | None = None
+    credit_code: str | None = None
+    device_key: str | None = None
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return permissions_for(self.roles)
+
+    def has(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def require(self, permission: str) -> None:
+        if not self.has(permission):
+            raise Forbidden(f"your roles ({', '.join(sorted(self.roles)) or 'none'}) do not allow '{permission}'")
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.roles & STAFF_ROLES)
+
+
+SYSTEM = Principal(kind="system", name="system", roles=frozenset({Role.ADMIN}))

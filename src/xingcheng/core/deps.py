@@ -1,0 +1,79 @@
+"""FastAPI dependencies: the request's unit of work, settings, the caller, declared permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from xingcheng.core.auth import Principal
+from xingcheng.core.db import get_database
+from xingcheng.core.errors import Unauthorized
+from xingcheng.core.identity import service as identity
+from xingcheng.core.schemas import PageParams
+from xingcheng.core.settings import Settings, get_settings
+
+
+def get_session() -> Iterator[Session]:
+    """The request's session: committed when the route returns, rolled back if it raises."""
+    session = get_database().sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": commit before the response is sent, so a client never sees unsaved data.
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def current_principal(
+    session: DbSession,
+    settings: AppSettings,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    if token:
+        return identity.principal_from_access_token(session, token=token, settings=settings)
+    if api_key:
+        return identity.principal_from_api_key(session, full_key=api_key)
+    raise Unauthorized("log in first: send 'Authorization: Bearer <token>' or a device 'X-API-Key'")
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: str) -> Callable[[Principal], Principal]:
+    """A dependency that lets the call through only when the caller's roles grant ``permission``."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        principal.require(permission)
+        return principal
+
+    check.__name__ = f"require_{permission.replace(':', '_')}"
+    return check
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 50,
+    offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+Pagination = Annotated[PageParams, Depends(page_params)]
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None

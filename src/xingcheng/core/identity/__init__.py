@@ -1,0 +1,1 @@
+"""Identities: divisions, departments, accounts (staff, citizen, enterprise), devices."""

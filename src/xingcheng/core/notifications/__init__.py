@@ -1,0 +1,1 @@
+"""The one notification inbox every module notifies through."""

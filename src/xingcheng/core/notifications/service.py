@@ -1,0 +1,94 @@
+"""Send to an account, a department or a role; list and mark read for the caller.
+
+Channels: ``in_app`` is the inbox row itself; ``event`` publishes ``xc/events/notify/sent`` once
+the transaction commits; ``sms`` and ``email`` go through adapters that a deployment plugs in (the default ones
+log, as in the demo).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.orm import Session
+
+from xingcheng.core.auth import Principal
+from xingcheng.core.db import utcnow
+from xingcheng.core.errors import NotFound
+from xingcheng.core.events import Event, event_topic
+from xingcheng.core.notifications.models import Notification
+from xingcheng.core.notifications.schemas import NotificationCreate
+from xingcheng.core.outbox import publish_after_commit
+from xingcheng.core.pagination import paginate
+from xingcheng.core.schemas import PageParams
+
+log = logging.getLogger("xingcheng.notify")
+
+ChannelAdapter = Callable[[Notification], None]
+
+
+def _log_adapter(channel: str) -> ChannelAdapter:
+    def send(notification: Notification) -> None:
+        log.info("%s to %s:%s — %s", channel, notification.recipient_kind, notification.recipient_key, notification.title)
+
+    return send
+
+
+# A deployment replaces these with its SMS gateway / mail relay.
+CHANNEL_ADAPTERS: dict[str, ChannelAdapter] = {"sms": _log_adapter("sms"), "email": _log_adapter("email")}
+
+
+def notify(session: Session, *, source: str, data: NotificationCreate) -> Notification:
+    notification = Notification(
+        recipient_kind=data.recipient_kind, recipient_key=data.recipient_key, title=data.title,
+        body=data.body, link=data.link, source=source, channels=list(dict.fromkeys(["in_app", *data.channels])),
+    )
+    session.add(notification)
+    session.flush()
+    for channel in notification.channels:
+        if channel in CHANNEL_ADAPTERS:
+            CHANNEL_ADAPTERS[channel](notification)
+        elif channel == "event":
+            publish_after_commit(
+                session, event_topic("notify", "sent"),
+                Event(type="xingcheng.notify.sent", source="/notifications", subject=f"{data.recipient_kind}:{data.recipient_key}",
+                      data={"id": notification.id, "title": notification.title, "link": notification.link}),
+            )
+    return notification
+
+
+def _recipient_filter(principal: Principal) -> ColumnElement[bool]:
+    clauses = [(Notification.recipient_kind == "role") & (Notification.recipient_key.in_(sorted(principal.roles)))]
+    if principal.account_id is not None:
+        clauses.append((Notification.recipient_kind == "account") & (Notification.recipient_key == str(principal.account_id)))
+    if principal.department_code:
+        clauses.append((Notification.recipient_kind == "department") & (Notification.recipient_key == principal.department_code))
+    return or_(*clauses)
+
+
+def list_for(
+    session: Session, *, principal: Principal, unread_only: bool = False, limit: int = 50, offset: int = 0
+) -> tuple[Sequence[Notification], int]:
+    statement = select(Notification).where(_recipient_filter(principal))
+    if unread_only:
+        statement = statement.where(Notification.read_at.is_(None))
+    return paginate(session, statement.order_by(Notification.id.desc()), PageParams(limit=limit, offset=offset))
+
+
+def mark_read(session: Session, *, principal: Principal, notification_id: int) -> Notification:
+    notification = session.scalar(
+        select(Notification).where(Notification.id == notification_id, _recipient_filter(principal))
+    )
+    if notification is None:
+        raise NotFound(f"no notification {notification_id} in your inbox")
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+    return notification
+
+
+def mark_all_read(session: Session, *, principal: Principal) -> int:
+    result = session.execute(
+        update(Notification).where(_recipient_filter(principal), Notification.read_at.is_(None)).values(read_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,53 @@
+"""Publish events only when the transaction that caused them commits.
+
+A service calls ``publish_after_commit(session, topic, event)``; the event waits in the session
+and goes to the running bus after a successful commit, never after a rollback, so subscribers
+never react to something that did not happen. ``set_bus`` is called once at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from xingcheng.core.events import Event, EventBus
+
+log = logging.getLogger("xingcheng.events")
+_PENDING = "xc_pending_events"
+_bus: EventBus | None = None
+
+
+def set_bus(bus: EventBus | None) -> None:
+    global _bus
+    _bus = bus
+
+
+def current_bus() -> EventBus | None:
+    return _bus
+
+
+def publish_after_commit(session: Session, topic: str, event: Event, *, headers: Mapping[str, str] | None = None) -> None:
+    session.info.setdefault(_PENDING, []).append((topic, event, dict(headers or {})))
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _flush_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    if _bus is None:
+        log.debug("no event bus running; %d event(s) not published", len(pending))
+        return
+    for topic, item, headers in pending:
+        try:
+            _bus.publish(topic, item, headers=headers)
+        except Exception:  # a broker hiccup must not turn a committed request into an error
+            log.exception("could not publish %s to %s", item.type, topic)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)

@@ -1,0 +1,1 @@
+"""Alembic migrations; they run identically on SQLite (batch mode) and PostgreSQL."""

@@ -1,0 +1,10 @@
+"""Every table's module imported once, so the metadata Alembic compares against is complete."""
+
+from __future__ import annotations
+
+import xingcheng.core.identity.models
+import xingcheng.core.notifications.models
+import xingcheng.datahub.registries.models  # noqa: F401
+from xingcheng.core.db import Base
+
+target_metadata = Base.metadata

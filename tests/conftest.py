@@ -1,0 +1,197 @@
+"""Shared fixtures: the small demo city built once per test run, per-test rollback, API clients by role.
+
+The demo city is built once (a template SQLite file; the first xdist worker builds it under a
+file lock, the others copy it). Each test runs inside an outer transaction that is rolled back,
+so tests never see each other's writes. PostgreSQL fixtures give each worker its own schema.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+# Settings are read from the environment: point the data dir somewhere disposable before import.
+_TEST_DATA_DIR = Path(os.environ.setdefault("XC_DATA_DIR", f"/tmp/xc-test-data-{os.getpid()}"))
+os.environ.setdefault("XC_SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
+
+from _services import require_tcp  # noqa: E402
+from xingcheng.core.db import Database, create_db_engine, get_database  # noqa: E402
+from xingcheng.core.settings import get_settings  # noqa: E402
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_BASE_URL = os.environ.get("XC_TEST_PG_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/test")
+DEMO_SEED = 42
+
+
+def build_city(engine: Engine) -> None:
+    """Migrate and load the small demo city into ``engine``."""
+    from xingcheng.core.migrate import upgrade
+    from xingcheng.demo.runner import load_demo
+    from xingcheng.modules import MODULES
+
+    upgrade(engine)
+    load_demo(Database(engine), MODULES, seed=DEMO_SEED, scale="small")
+
+
+@pytest.fixture(scope="session")
+def template_db_file(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The small demo city as a SQLite file, built once for all workers."""
+    shared = tmp_path_factory.getbasetemp().parent if worker_id != "master" else tmp_path_factory.getbasetemp()
+    template = shared / "xc-template.db"
+    with (shared / "xc-template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not template.exists():
+            building = shared / "xc-template.building.db"
+            engine = create_db_engine(f"sqlite:///{building}")
+            build_city(engine)
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            engine.dispose()
+            building.rename(template)
+    return template
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(template_db_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """This worker's own copy of the demo city."""
+    copy = tmp_path_factory.mktemp("db") / "xingcheng.db"
+    shutil.copy(template_db_file, copy)
+    engine = create_db_engine(f"sqlite:///{copy}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_engine(worker_id: str) -> Iterator[Engine]:
+    """This worker's own PostgreSQL schema holding the small demo city."""
+    require_tcp("PostgreSQL", PG_HOST, PG_PORT)
+    schema = f"xc_{worker_id}_{uuid.uuid4().hex[:8]}"
+    admin = create_db_engine(PG_BASE_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_db_engine(PG_BASE_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        build_city(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _rollback_session(engine: Engine) -> Iterator[Session]:
+    connection = engine.connect()
+    outer = connection.begin()
+    # Services flush and the edge commits; a commit here only releases a savepoint.
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def db(sqlite_engine: Engine) -> Iterator[Session]:
+    """A session on the demo city (SQLite); everything it writes is rolled back after the test."""
+    yield from _rollback_session(sqlite_engine)
+
+
+@pytest.fixture
+def pg_db(pg_engine: Engine) -> Iterator[Session]:
+    """A session on the demo city (PostgreSQL); everything it writes is rolled back after the test."""
+    yield from _rollback_session(pg_engine)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest) -> Iterator[Session]:
+    """The same test on SQLite and on PostgreSQL."""
+    name = "db" if request.param == "sqlite" else "pg_db"
+    yield request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="session")
+def api_app():  # type: ignore[no-untyped-def]
+    """The FastAPI app without the web UI (the UI has its own browser tests)."""
+    from xingcheng.app import create_app
+
+    return create_app(with_ui=False)
+
+
+def _client_for(app, session: Session):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from xingcheng.core.deps import get_session
+
+    def override() -> Iterator[Session]:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    app.dependency_overrides[get_session] = override
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.fixture
+def client(api_app, db: Session) -> Iterator:  # type: ignore[no-untyped-def]
+    """An HTTP client whose requests run in the test's rolled-back session (SQLite)."""
+    with _client_for(api_app, db) as test_client:
+        yield test_client
+    api_app.dependency_overrides.clear()
+
+
+@pytest.fixture
+def any_client(api_app, any_db: Session) -> Iterator:  # type: ignore[no-untyped-def]
+    """The same HTTP test on SQLite and on PostgreSQL."""
+    with _client_for(api_app, any_db) as test_client:
+        yield test_client
+    api_app.dependency_overrides.clear()
+
+
+DEMO_PASSWORDS = {
+    "admin": "Admin@2026", "steward": "Steward@2026", "clerk": "Clerk@2026",
+    "operator": "Operator@2026", "citizen": "Citizen@2026", "enterprise": "Enterprise@2026",
+}
+
+
+def login(test_client, username: str, password: str | None = None) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Bearer headers for a demo user."""
+    response = test_client.post(
+        "/api/v1/auth/token", data={"username": username, "password": password or DEMO_PASSWORDS[username]}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+def auth(client):  # type: ignore[no-untyped-def]
+    """``auth("admin")`` → headers for that demo user (tokens cached per test)."""
+    cache: dict[str, dict[str, str]] = {}
+
+    def headers(username: str) -> dict[str, str]:
+        if username not in cache:
+            cache[username] = login(client, username)
+        return cache[username]
+
+    return headers
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_settings() -> Iterator[None]:
+    get_settings.cache_clear()
+    get_database.cache_clear()
+    _TEST_DATA_DIR.mkdir(parents=True, exist_ok=True)
+    yield
