@@ -146,17 +146,17 @@ def _client_for(app, session: Session):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def client(api_app, db: Session) -> Iterator:  # type: ignore[no-untyped-def]
-    """An HTTP client whose requests run in the test's rolled-back session (SQLite)."""
-    with _client_for(api_app, db) as test_client:
+def client(api_app, any_db: Session) -> Iterator:  # type: ignore[no-untyped-def]
+    """An HTTP client whose requests run in the test's rolled-back session, on SQLite and on PostgreSQL."""
+    with _client_for(api_app, any_db) as test_client:
         yield test_client
     api_app.dependency_overrides.clear()
 
 
 @pytest.fixture
-def any_client(api_app, any_db: Session) -> Iterator:  # type: ignore[no-untyped-def]
-    """The same HTTP test on SQLite and on PostgreSQL."""
-    with _client_for(api_app, any_db) as test_client:
+def sqlite_client(api_app, db: Session) -> Iterator:  # type: ignore[no-untyped-def]
+    """An HTTP client on SQLite only (for tests whose subject is not the database)."""
+    with _client_for(api_app, db) as test_client:
         yield test_client
     api_app.dependency_overrides.clear()
 
@@ -176,15 +176,20 @@ def login(test_client, username: str, password: str | None = None) -> dict[str, 
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+# Access tokens are stateless JWTs for demo accounts that every test database holds with the
+# same ids, so one login per user and backend serves the whole run (Argon2 is slow on purpose).
+_TOKENS: dict[tuple[str, str], dict[str, str]] = {}
+
+
 @pytest.fixture
-def auth(client):  # type: ignore[no-untyped-def]
-    """``auth("admin")`` → headers for that demo user (tokens cached per test)."""
-    cache: dict[str, dict[str, str]] = {}
+def auth(client, any_db: Session):  # type: ignore[no-untyped-def]
+    """``auth("admin")`` → bearer headers for that demo user."""
+    backend = any_db.get_bind().engine.url.get_backend_name()
 
     def headers(username: str) -> dict[str, str]:
-        if username not in cache:
-            cache[username] = login(client, username)
-        return cache[username]
+        if (backend, username) not in _TOKENS:
+            _TOKENS[(backend, username)] = login(client, username)
+        return _TOKENS[(backend, username)]
 
     return headers
 

@@ -16,8 +16,8 @@ XINGCHENG = str(Path(sys.executable).with_name("xingcheng"))
 
 
 def run(*args: str, data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "XC_DATA_DIR": str(data_dir), **env}
-    full_env.pop("XC_DATABASE_URL", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "XC_DATABASE_URL"}
+    full_env.update({"XC_DATA_DIR": str(data_dir), **env})
     return subprocess.run([XINGCHENG, *args], capture_output=True, text=True, env=full_env, timeout=300, check=False)
 
 

@@ -10,13 +10,15 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
+from starlette.routing import Match
 
 import xingcheng
+from xingcheng.core import outbox
 from xingcheng.core.db import get_database
 from xingcheng.core.deps import current_principal
 from xingcheng.core.errors import MethodNotAllowed, NotFound
-from xingcheng.core import outbox
 from xingcheng.core.events import EventBus, create_bus
 from xingcheng.core.problems import BodyLimitMiddleware, install_error_handlers
 from xingcheng.core.registry import Module
@@ -63,7 +65,8 @@ def create_app(*, settings: Settings | None = None, modules: Sequence[Module] = 
             outbox.set_bus(None)
             bus.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc served from the package, not a CDN: the city's machines are offline.
+    app = FastAPIOffline(
         title="Xingcheng 星城 city digital platform",
         version=xingcheng.__version__,
         description="One city digital base (data middle platform, IoT sensing, workflow) and the city's applications.",
@@ -134,8 +137,10 @@ def create_app(*, settings: Settings | None = None, modules: Sequence[Module] = 
 
 def _unknown_route(request: Request, rest: str) -> None:
     # The catch-all also wins over a real route reached with the wrong method: tell those apart.
-    for route in request.app.routes:
-        regex = getattr(route, "path_regex", None)
-        if regex is not None and "{rest:path}" not in getattr(route, "path", "") and regex.match(request.url.path):
+    for route in request.app.router.routes:
+        if getattr(route, "endpoint", None) is _unknown_route:
+            continue
+        match, _ = route.matches(request.scope)
+        if match is Match.PARTIAL:
             raise MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
     raise NotFound(f"no such endpoint: {request.method} {request.url.path}")

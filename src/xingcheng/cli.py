@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 import xingcheng
 from xingcheng.core.auth import Role
 from xingcheng.core.db import get_database
-from xingcheng.core.errors import XingchengError
+from xingcheng.core.errors import Conflict, XingchengError
 from xingcheng.core.settings import get_settings
 from xingcheng.modules import MODULES
 
@@ -71,11 +71,13 @@ def demo_load(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object with the timings.")] = False,
 ) -> None:
     """Build the synthetic Changsha into an empty database."""
-    from xingcheng.demo.runner import load_demo
+    from xingcheng.demo.runner import city_is_loaded, load_demo
 
     if scale not in ("small", "city"):
         raise typer.BadParameter("scale must be 'small' or 'city'", param_hint="--scale")
     upgrade_database()
+    if city_is_loaded(get_database()):
+        raise Conflict("the database already holds a city; use a fresh data directory (XC_DATA_DIR) to reload")
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, disable=json_output,

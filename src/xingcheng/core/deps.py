@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -73,6 +73,9 @@ def page_params(
 
 
 Pagination = Annotated[PageParams, Depends(page_params)]
+
+# Row ids in paths: bounded to BIGINT so absurd ids are a 422, not a database overflow.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="row id")]
 
 
 def client_address(request: Request) -> str | None:

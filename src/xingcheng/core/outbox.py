@@ -30,6 +30,8 @@ def current_bus() -> EventBus | None:
 
 
 def publish_after_commit(session: Session, topic: str, event: Event, *, headers: Mapping[str, str] | None = None) -> None:
+    if not session.in_transaction():
+        session.begin()  # so that a rollback before any SQL still discards the event
     session.info.setdefault(_PENDING, []).append((topic, event, dict(headers or {})))
 
 
@@ -48,6 +50,7 @@ def _flush_pending(session: Session) -> None:
             log.exception("could not publish %s to %s", item.type, topic)
 
 
-@sa_event.listens_for(Session, "after_rollback")
-def _drop_pending(session: Session) -> None:
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, _previous: object) -> None:
+    # "soft" fires on every rollback() call, also when no database transaction had begun.
     session.info.pop(_PENDING, None)

@@ -71,6 +71,9 @@ def to_domain_error(exc: Exception) -> XingchengError:
             return BadRequest("the request body is not valid JSON", errors=items)
         summary = "; ".join(f"{i['field']}: {i['message']}" for i in items[:5])
         return Invalid(f"request failed validation — {summary}", errors=items)
+    if isinstance(exc, StarletteHTTPException) and isinstance(exc.__cause__, XingchengError):
+        # FastAPI wraps errors raised while reading the body (e.g. our size limit) in a 400.
+        return exc.__cause__
     if isinstance(exc, StarletteHTTPException):
         cls = ERROR_BY_STATUS.get(exc.status_code, XingchengError)
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
@@ -101,7 +104,8 @@ def render_error(path: str, err: XingchengError) -> Response:
             return Response(xml, status_code=err.status, media_type="application/xml", headers=headers)
         return JSONResponse([{"code": err.status, "description": err.detail}], status_code=err.status, headers=headers)
     if path.startswith("/fhir/"):
-        issues: list[dict[str, Any]] = [{"severity": "error", "code": FHIR_CODES.get(err.status, "exception"), "diagnostics": err.detail}]
+        code = FHIR_CODES.get(err.status, "exception")
+        issues: list[dict[str, Any]] = [{"severity": "error", "code": code, "diagnostics": err.detail}]
         issues += [
             {"severity": "error", "code": "invalid", "diagnostics": i.get("message"), "expression": [i.get("field")]}
             for i in err.errors

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from xingcheng.core.auth import Principal
-from xingcheng.core.deps import AppSettings, CurrentPrincipal, DbSession, client_address, require
+from xingcheng.core.deps import AppSettings, CurrentPrincipal, DbSession, RowId, client_address, require
 from xingcheng.core.errors import TooManyRequests, Unauthorized
 from xingcheng.core.identity import service
 from xingcheng.core.identity.schemas import (
@@ -108,6 +108,6 @@ def create_api_key(
 
 @router.post("/admin/api-keys/{api_key_id}/revoke", response_model=ApiKeyRead, operation_id="admin-api-keys-revoke")
 def revoke_api_key(
-    api_key_id: int, session: DbSession, _: Annotated[Principal, Depends(require("admin:keys"))]
+    api_key_id: RowId, session: DbSession, _: Annotated[Principal, Depends(require("admin:keys"))]
 ) -> Any:
     return service.revoke_api_key(session, api_key_id=api_key_id)

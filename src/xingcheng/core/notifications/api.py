@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from xingcheng.core.auth import Principal
-from xingcheng.core.deps import CurrentPrincipal, DbSession, Pagination, require
+from xingcheng.core.deps import CurrentPrincipal, DbSession, Pagination, RowId, require
 from xingcheng.core.notifications import service
 from xingcheng.core.notifications.schemas import NotificationCreate, NotificationRead
 from xingcheng.core.schemas import Page
@@ -29,7 +29,7 @@ def send(
 
 
 @router.post("/{notification_id}/read", response_model=NotificationRead, operation_id="notifications-read")
-def read(notification_id: int, session: DbSession, principal: CurrentPrincipal) -> Any:
+def read(notification_id: RowId, session: DbSession, principal: CurrentPrincipal) -> Any:
     return service.mark_read(session, principal=principal, notification_id=notification_id)
 
 

@@ -52,8 +52,11 @@ def notify(session: Session, *, source: str, data: NotificationCreate) -> Notifi
         elif channel == "event":
             publish_after_commit(
                 session, event_topic("notify", "sent"),
-                Event(type="xingcheng.notify.sent", source="/notifications", subject=f"{data.recipient_kind}:{data.recipient_key}",
-                      data={"id": notification.id, "title": notification.title, "link": notification.link}),
+                Event(
+                    type="xingcheng.notify.sent", source="/notifications",
+                    subject=f"{data.recipient_kind}:{data.recipient_key}",
+                    data={"id": notification.id, "title": notification.title, "link": notification.link},
+                ),
             )
     return notification
 

@@ -62,9 +62,9 @@ def list_legal_entities(
 
 def count_by_district(session: Session) -> list[DistrictCount]:
     """Residents and legal entities per county-level division, every division listed."""
-    persons = dict(session.execute(select(Person.division_code, func.count()).group_by(Person.division_code)).tuples().all())
+    persons = dict(session.execute(select(Person.division_code, func.count()).group_by(Person.division_code)).all())
     entities = dict(
-        session.execute(select(LegalEntity.division_code, func.count()).group_by(LegalEntity.division_code)).tuples().all()
+        session.execute(select(LegalEntity.division_code, func.count()).group_by(LegalEntity.division_code)).all()
     )
     divisions = session.scalars(select(Division).where(Division.level == "county").order_by(Division.code)).all()
     return [

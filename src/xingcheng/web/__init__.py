@@ -1,0 +1,64 @@
+"""The web console and city cockpit: NiceGUI pages mounted on the platform's FastAPI app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from xingcheng.core.registry import Module
+from xingcheng.core.settings import Settings
+
+TITLE = "星城 · 城市数字平台"
+# A five-pointed star over a skyline, inline so the tab icon needs no file and no network.
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">'
+    '<rect width="64" height="64" rx="12" fill="#1a56a8"/>'
+    '<path d="M32 8l5.6 11.4 12.6 1.8-9.1 8.9 2.1 12.5L32 36.7l-11.2 5.9 2.1-12.5-9.1-8.9 12.6-1.8z" fill="#ffd54f"/>'
+    '<path d="M8 56V46h6v-6h6v10h6V42h6v8h6v-6h6v4h6v-8h6v16z" fill="#cfe8ff"/></svg>'
+)
+
+_mounted_on: FastAPI | None = None
+
+
+def register_pages(modules: Sequence[Module], settings: Settings) -> None:
+    """Every page, fixed paths first: NiceGUI matches routes in the order they are declared."""
+    from xingcheng.web import cockpit, console, datahub, geo, portal
+
+    geo.register_route()
+    portal.register(settings=settings)
+    console.register(modules)
+    datahub.register(modules)
+    cockpit.register(modules)
+    # Later packages add their own pages; still before any parameterised console route.
+    for module in modules:
+        if module.pages is not None:
+            module.pages()
+    console.register_sections(modules)
+
+
+def mount_ui(app: FastAPI, *, modules: Sequence[Module], settings: Settings) -> None:
+    """Mount the console on ``app`` at ``/``; call after every API route is registered.
+
+    NiceGUI keeps pages and its own app in process-wide state, so one process serves one UI:
+    a second call for the same app does nothing, for another app it refuses instead of
+    mounting a half-configured copy.
+    """
+    global _mounted_on
+    if _mounted_on is not None:
+        if _mounted_on is app:
+            return
+        raise RuntimeError("the web UI is already mounted on another app in this process; use create_app(with_ui=False)")
+    # Server-side session files belong in the data directory, not in whatever the working directory is.
+    storage_dir = Path(os.environ.get("NICEGUI_STORAGE_PATH") or settings.ensure_data_dir() / "ui-sessions")
+    from nicegui import storage, ui
+
+    storage.Storage.path = storage_dir.resolve()
+    register_pages(modules, settings)
+    ui.run_with(
+        app, mount_path="/", storage_secret=settings.signing_key(), title=TITLE, language="zh-CN",
+        favicon=FAVICON, show_welcome_message=False,
+    )
+    _mounted_on = app
