@@ -25,7 +25,8 @@ class Person(TimestampMixin, Base):
     gender: Mapped[str] = mapped_column(String(1))  # M | F (from the ID number)
     birth_date: Mapped[date]
     ethnicity: Mapped[str] = mapped_column(String(16))  # 汉族, 土家族, 苗族 …
-    division_code: Mapped[str] = mapped_column(ForeignKey("division.code"))  # household registration
+    # Household registration district; for residents registered elsewhere, the district of their residence permit.
+    division_code: Mapped[str] = mapped_column(ForeignKey("division.code"))
     household_address: Mapped[str] = mapped_column(String(200))  # 户籍地址
     residence_address: Mapped[str] = mapped_column(String(200))  # 居住地址
     phone: Mapped[str | None] = mapped_column(String(11), default=None)
