@@ -28,7 +28,7 @@ run: install
 	$(BIN)/xingcheng serve --demo
 
 lint: install-dev
-	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff check src tests $(wildcard bench scripts)
 
 typecheck: install-dev
 	$(BIN)/mypy
@@ -41,7 +41,7 @@ unit: install-dev
 
 ## make test: install dev dependencies, then lint, types, layer contracts and the whole suite in parallel
 test: install-dev
-	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff check src tests $(wildcard bench scripts)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n auto --dist loadgroup
