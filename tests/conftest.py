@@ -23,6 +23,7 @@ _TEST_DATA_DIR = Path(os.environ.setdefault("XC_DATA_DIR", f"/tmp/xc-test-data-{
 os.environ.setdefault("XC_SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
 
 from _services import require_tcp  # noqa: E402
+from xc_testing import login  # noqa: E402
 from xingcheng.core.db import Database, create_db_engine, get_database  # noqa: E402
 from xingcheng.core.settings import get_settings  # noqa: E402
 
@@ -159,21 +160,6 @@ def sqlite_client(api_app, db: Session) -> Iterator:  # type: ignore[no-untyped-
     with _client_for(api_app, db) as test_client:
         yield test_client
     api_app.dependency_overrides.clear()
-
-
-DEMO_PASSWORDS = {
-    "admin": "Admin@2026", "steward": "Steward@2026", "clerk": "Clerk@2026",
-    "operator": "Operator@2026", "citizen": "Citizen@2026", "enterprise": "Enterprise@2026",
-}
-
-
-def login(test_client, username: str, password: str | None = None) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """Bearer headers for a demo user."""
-    response = test_client.post(
-        "/api/v1/auth/token", data={"username": username, "password": password or DEMO_PASSWORDS[username]}
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 # Access tokens are stateless JWTs for demo accounts that every test database holds with the

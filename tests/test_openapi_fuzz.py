@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from sqlalchemy.orm import Session
 
-from conftest import login
+from xc_testing import login
 from xingcheng.app import create_app
 from xingcheng.core.deps import get_session
 

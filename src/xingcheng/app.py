@@ -16,6 +16,7 @@ from starlette.routing import Match
 
 import xingcheng
 from xingcheng.core import outbox
+from xingcheng.core.audit.sequencer import Sequencer
 from xingcheng.core.db import get_database
 from xingcheng.core.deps import current_principal
 from xingcheng.core.errors import MethodNotAllowed, NotFound
@@ -59,9 +60,17 @@ def create_app(*, settings: Settings | None = None, modules: Sequence[Module] = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus = start_event_bus(app, settings, modules)
+        # One sequencer gives committed audit entries their leaf index and signs tree heads.
+        # An in-memory SQLite database has one shared connection and cannot serve a second thread.
+        sequencer = None
+        if settings.audit.sequencer_enabled and ":memory:" not in settings.resolved_database_url:
+            sequencer = Sequencer(get_database(), settings=settings.audit)
+            sequencer.start()
         try:
             yield
         finally:
+            if sequencer is not None:
+                sequencer.stop()
             outbox.set_bus(None)
             bus.close()
 

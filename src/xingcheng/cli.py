@@ -16,6 +16,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 import xingcheng
+from xingcheng.core.audit.cli import verify_audit
 from xingcheng.core.auth import Role
 from xingcheng.core.db import get_database
 from xingcheng.core.errors import Conflict, XingchengError
@@ -129,6 +130,39 @@ def users_create(
     with get_database().session_scope() as session:
         account = create_account(session, data=data)
         console.print(f"[green]created {account.kind} account '{account.username}' ({role.value})[/]")
+
+
+keys_app = typer.Typer(help="Field-encryption keys (SM4-GCM).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object with the counts.")] = False,
+) -> None:
+    """Add a new active SM4 key and re-encrypt every encrypted column with it."""
+    import xingcheng.migrations.metadata  # noqa: F401 — every table, so every encrypted column is found
+    from xingcheng.core.crypto import rotate_field_keys
+
+    upgrade_database()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
+                  disable=json_output) as bar:
+        task = bar.add_task("re-encrypting", total=None)
+
+        def progress(label: str, done: int, total: int) -> None:
+            bar.update(task, description=label, completed=done, total=total)
+
+        report = rotate_field_keys(get_database(), get_settings().data_dir, progress=progress)
+    if json_output:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        console.print(f"[green]active key {report.active_key_id}[/] (was {report.previous_key_id}); "
+                      f"{report.reencrypted} value(s) re-encrypted")
+    if report.failures:
+        raise XingchengError(f"{len(report.failures)} value(s) could not be re-encrypted; first: {report.failures[0]}")
+
+
+app.command("verify-audit")(verify_audit)
 
 
 @app.command()

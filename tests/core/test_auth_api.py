@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import DEMO_PASSWORDS, login
+from xc_testing import DEMO_PASSWORDS, login
 
 PROBLEM = "application/problem+json"
 

@@ -24,11 +24,11 @@ STAFF_ROLES = frozenset({Role.ADMIN, Role.DATA_STEWARD, Role.DEPARTMENT_STAFF, R
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset({
         "admin:users", "admin:keys", "directory:read", "registries:read", "registries:write",
-        "cockpit:read", "console:use", "notifications:send",
+        "cockpit:read", "console:use", "notifications:send", "audit:read", "grants:read",
     }),
     Role.DATA_STEWARD: frozenset({
         "directory:read", "registries:read", "registries:write", "cockpit:read", "console:use",
-        "notifications:send",
+        "notifications:send", "audit:read", "grants:read", "grants:manage",
     }),
     Role.DEPARTMENT_STAFF: frozenset({"directory:read", "registries:read", "console:use", "cockpit:read", "notifications:send"}),
     Role.OPERATOR: frozenset({"directory:read", "cockpit:read", "console:use", "notifications:send"}),

@@ -60,6 +60,9 @@ class TimestampMixin:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT (a RELEASE can commit everything);
+    # take it over, as SQLAlchemy's SQLite docs recommend, and emit BEGIN ourselves below.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the single writer; busy_timeout waits instead of failing.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -67,6 +70,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # An in-memory database shares one DBAPI connection (StaticPool): join its open transaction.
+    if not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN")
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
@@ -78,6 +87,7 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         options.update(kwargs)
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from xingcheng.core.audit import api as audit_api
+from xingcheng.core.grants import api as grants_api
 from xingcheng.core.identity import api as identity_api
 from xingcheng.core.identity.demo import DEMO_STEPS
 from xingcheng.core.notifications import api as notifications_api
@@ -12,6 +14,8 @@ from xingcheng.core.registry import Module, NavEntry
 router = APIRouter()
 router.include_router(identity_api.router)
 router.include_router(notifications_api.router)
+router.include_router(grants_api.router)
+router.include_router(audit_api.router)
 
 module = Module(
     name="core",

@@ -10,6 +10,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from xingcheng.core.audit.config import AuditSettings
+from xingcheng.core.grants.policy import GradePolicy
+
 
 class AuthSettings(BaseModel):
     """Token lifetimes and login lockout (``XC_AUTH__...``)."""
@@ -48,6 +51,8 @@ class Settings(BaseSettings):
     city_code: str = "430100"
     auth: AuthSettings = AuthSettings()
     api: ApiSettings = ApiSettings()
+    grants: GradePolicy = GradePolicy()
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @field_validator("secret_key")
     @classmethod

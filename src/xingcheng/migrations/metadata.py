@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import xingcheng.core.audit.models
+import xingcheng.core.grants.models
 import xingcheng.core.identity.models
 import xingcheng.core.notifications.models
 import xingcheng.datahub.registries.models  # noqa: F401

@@ -1,0 +1,252 @@
+"""Masking: the documented forms per kind and level, detection inside free text, and the
+vectorised maskers equal to the scalar ones for every input (hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from xingcheng.core.ids import PROVINCE_CODES, make_id_number, validate_mobile
+from xingcheng.core.masking import (
+    COMPOUND_SURNAMES,
+    FIELD_KINDS,
+    MASK_LEVELS,
+    MASKERS,
+    mask,
+    mask_address,
+    mask_array,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    mask_table,
+)
+
+# ---------------------------------------------------------------------------------------------
+# The documented forms
+# ---------------------------------------------------------------------------------------------
+
+PARTIAL = [
+    ("id_number", "430102199001011234", "430102********1234"),
+    ("id_number", "43010219900101123X", "430102********123X"),
+    ("id_number", "430102900101123", "430102*****1123"),  # 15-character first-generation number
+    ("id_number", "1234567890", "**********"),
+    ("name", "张三", "张*"),
+    ("name", "张", "张*"),
+    ("name", "张三丰", "张**"),
+    ("name", "欧阳修", "欧阳*"),
+    ("name", "司马相如", "司马**"),
+    ("name", "诸葛亮", "诸葛*"),
+    ("name", "欧阳", "欧*"),  # two characters: a surname alone cannot be told from 欧 + 阳
+    ("phone", "13812345678", "138****5678"),
+    ("phone", "0731-88886666", "*********6666"),
+    ("phone", "110", "***"),
+    ("address", "湖南省长沙市岳麓区麓山南路932号", "湖南省长沙市岳麓区****"),
+    ("address", "长沙市岳麓区麓山南路932号", "长沙市岳麓区****"),
+    ("address", "长沙市开福区市场路8号", "长沙市开福区****"),
+    ("address", "长沙县星沙街道天华路", "长沙县****"),
+    ("address", "浏阳市集里街道", "浏阳市****"),
+    ("address", "麓山南路932号", "****"),
+    ("bank_card", "6222021234567891234", "6222 **** **** 1234"),
+    ("bank_card", "6222 0212 3456 7891", "6222 **** **** 7891"),
+    ("bank_card", "6222-0212-3456-7891-234", "6222 **** **** 1234"),
+    ("bank_card", "62220212", "********"),
+    ("bank_card", "湖南省长沙市岳麓区麓山南路9号", "*" * 15),
+    ("email", "zhang.san@example.com", "z***@example.com"),
+    ("email", "a@b@c.cn", "a***@c.cn"),
+    ("email", "@example.com", "************"),
+    ("email", "no-at-sign", "**********"),
+]
+
+
+@pytest.mark.parametrize(("kind", "value", "expected"), PARTIAL)
+def test_partial_forms(kind: str, value: str, expected: str) -> None:
+    assert mask(kind, value) == expected
+    assert MASKERS[kind](value) == expected
+
+
+@pytest.mark.parametrize("kind", FIELD_KINDS)
+def test_levels_none_full_and_empty_values(kind: str) -> None:
+    assert mask(kind, "13812345678", "none") == "13812345678"
+    for level in MASK_LEVELS:
+        assert mask(kind, None, level) is None  # type: ignore[arg-type]
+        assert mask(kind, "", level) == ""
+    if kind != "free_text":
+        assert mask(kind, "欧阳修", "full") == "***"
+
+
+def test_the_first_version_functions_keep_their_meaning() -> None:
+    assert mask_id_number("430102199001011234") == "430102********1234"
+    assert mask_name("张三") == "张*"
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_address("长沙市岳麓区麓山南路") == "长沙市岳麓区****"
+
+
+def test_every_compound_surname_is_kept_whole() -> None:
+    for surname in COMPOUND_SURNAMES:
+        assert mask_name(surname + "明") == surname + "*"
+        assert mask_name(surname + "明明") == surname + "**"
+
+
+def test_unknown_kind_or_level_is_refused_not_passed_through() -> None:
+    with pytest.raises(ValueError, match="unknown field kind 'credit_code'"):
+        mask("credit_code", "91430100MA4L0XXXXX")
+    with pytest.raises(ValueError, match="unknown mask level 'some'"):
+        mask("name", "张三", "some")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown field kind"):
+        mask_array("credit_code", pa.array(["x"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Free text
+# ---------------------------------------------------------------------------------------------
+
+TEXT = (
+    "来电人张三，身份证430102199001011234，电话138-1234-5678,13912345678；"
+    "工资卡6222021234567891234，备用卡 6222 0212 3456 7891 234，邮箱 zhang.san@example.com"
+)
+
+
+def test_free_text_partial_and_full() -> None:
+    assert mask("free_text", TEXT) == (
+        "来电人张三，身份证430102********1234，电话138-****-5678,139****5678；"
+        "工资卡6222 **** **** 1234，备用卡 6222 **** **** 1234，邮箱 z***@example.com"
+    )
+    assert mask("free_text", TEXT, "full") == (
+        "来电人张三，身份证******************，电话***********,***********；"
+        "工资卡**** **** **** ****，备用卡 **** **** **** ****，邮箱 ***@***"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "订单号12345678901234567890已发货",  # 20 digits: no ID, card or phone has that many
+        "编号 123456789012 已受理",  # 12 digits
+        "2026-01-01 办结，窗口 12 号",
+        "电话 0731-12345",
+    ],
+)
+def test_free_text_leaves_look_alikes_alone(text: str) -> None:
+    assert mask("free_text", text) == text
+
+
+@pytest.mark.parametrize("number", ["990102199001011234", "430102199013011234"])  # no province 99; month 13
+def test_eighteen_digits_that_are_no_id_number_are_still_masked_as_a_card(number: str) -> None:
+    assert mask("free_text", f"编号{number}。") == f"编号{number[:4]} **** **** {number[-4:]}。"
+
+
+ids = st.builds(
+    make_id_number,
+    st.sampled_from(sorted(PROVINCE_CODES)).map(lambda p: p + "0102"),
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2025, 12, 31)),
+    st.integers(0, 499),
+    st.sampled_from(["M", "F"]),
+)
+mobiles = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
+cards = st.from_regex(r"62[0-9]{14,17}", fullmatch=True)
+chinese = st.text(alphabet="长沙市岳麓区电话号码联系人，。：；（）的是了", max_size=6)
+
+
+@given(ids, mobiles, cards, chinese.filter(bool), chinese.filter(bool))
+def test_free_text_finds_every_valid_id_phone_and_card(id_number: str, phone: str, card: str, a: str, b: str) -> None:
+    # Items need something that is not a digit between them: one digit run is one number.
+    validate_mobile(phone)
+    masked = mask("free_text", f"{a}{id_number}{b}{phone}{a}{card}，{phone},{id_number}{b}")
+    assert id_number not in masked and phone not in masked and card not in masked
+    assert id_number[:6] + "********" + id_number[-4:] in masked
+    assert phone[:3] + "****" + phone[-4:] in masked
+    assert card[:4] + " **** **** " + card[-4:] in masked
+
+
+# ---------------------------------------------------------------------------------------------
+# Vectorised == scalar
+# ---------------------------------------------------------------------------------------------
+
+names = st.builds(
+    lambda surname, given: surname + given,
+    st.sampled_from(sorted(COMPOUND_SURNAMES) + list("张王李赵刘陈杨黄周吴")),
+    st.text(alphabet="伟芳娜秀英敏静丽强磊军洋阳马", max_size=3),
+)
+addresses = st.builds(
+    lambda *parts: "".join(parts),
+    st.sampled_from(["", "湖南省", "广西壮族自治区", "内蒙古自治区"]),
+    st.sampled_from(["", "长沙市", "湘西土家族苗族自治州", "呼伦贝尔盟"]),
+    st.sampled_from(["", "岳麓区", "长沙县", "浏阳市", "达尔罕茂明安联合旗", "湘江新区"]),
+    st.sampled_from(["", "麓山南路932号", "市场路8号", "\n2栋", "县前街"]),
+)
+emails = st.emails().map(str)
+grouped_cards = cards.map(lambda c: " ".join(c[i : i + 4] for i in range(0, len(c), 4)))
+tricky = st.text(alphabet="0123456789Xx -+@._省市区县旗自治州盟欧阳司马张\n*", max_size=40)
+realistic = st.one_of(ids, names, mobiles, addresses, cards, grouped_cards, emails)
+fragments = st.one_of(realistic, tricky, chinese, st.text(max_size=8))
+values = st.one_of(st.none(), st.just(""), fragments, st.lists(fragments, max_size=6).map("".join))
+
+
+def assert_vector_equals_scalar(kind: str, level: str, batch: list[str | None]) -> None:
+    expected = [mask(kind, value, level) for value in batch]  # type: ignore[arg-type]
+    for array in (pa.array(batch, pa.string()), pa.array(batch, pa.large_string())):
+        assert mask_array(kind, array, level).to_pylist() == expected  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(FIELD_KINDS), st.sampled_from(MASK_LEVELS), st.lists(values, max_size=12))
+def test_vector_equals_scalar_on_random_and_realistic_values(kind: str, level: str, batch: list[str | None]) -> None:
+    assert_vector_equals_scalar(kind, level, batch)
+
+
+@settings(max_examples=100)
+@given(st.sampled_from(FIELD_KINDS), st.lists(st.one_of(st.none(), ids), max_size=8))
+def test_vector_equals_scalar_on_uniform_batches(kind: str, batch: list[str | None]) -> None:
+    # All values 18 (or 11) characters long take the one-kernel fast path.
+    assert_vector_equals_scalar(kind, "partial", batch)
+    assert_vector_equals_scalar(kind, "partial", [None if v is None else v[:11] for v in batch])
+
+
+@settings(max_examples=100)
+@given(st.lists(values, min_size=1, max_size=20))
+def test_free_text_vector_equals_scalar(batch: list[str | None]) -> None:
+    joined = [None if v is None else TEXT + v + TEXT for v in batch]
+    for level in MASK_LEVELS:
+        assert_vector_equals_scalar("free_text", level, joined)
+
+
+def test_chunked_dictionary_and_view_arrays() -> None:
+    batch = ["欧阳修", None, "张三", "欧阳修", ""]
+    expected = [mask("name", v) for v in batch]
+    chunked = pa.chunked_array([batch[:2], batch[2:]])
+    result = mask_array("name", chunked)
+    assert isinstance(result, pa.ChunkedArray) and result.num_chunks == 2
+    assert result.to_pylist() == expected
+    dictionary = pa.array(batch).dictionary_encode()
+    masked = mask_array("name", dictionary)
+    assert pa.types.is_dictionary(masked.type) and masked.to_pylist() == expected
+    assert mask_array("name", pa.array(batch, pa.string_view())).to_pylist() == expected
+    assert mask_array("name", pa.array([None, None])).to_pylist() == [None, None]
+    assert mask_array("name", pa.chunked_array([], pa.string())).to_pylist() == []
+    with pytest.raises(TypeError, match="masking works on strings"):
+        mask_array("name", pa.array([1, 2]))
+
+
+@pytest.mark.parametrize("use_threads", [True, False])
+def test_mask_table_per_column_levels(use_threads: bool) -> None:
+    table = pa.table({
+        "id_number": pa.chunked_array([["430102199001011234"], ["43010219900101123X", None]]),
+        "name": ["欧阳修", "张三", "李四"],
+        "phone": ["13812345678", "13912345678", None],
+        "district": ["岳麓区", "天心区", "雨花区"],
+    })
+    masked = mask_table(
+        table, {"id_number": "id_number", "name": "name", "phone": "phone"},
+        {"id_number": "full", "name": "none"}, use_threads=use_threads,
+    )
+    assert masked.column_names == table.column_names
+    assert masked.column("id_number").to_pylist() == ["*" * 18, "*" * 18, None]
+    assert masked.column("name").to_pylist() == ["欧阳修", "张三", "李四"]
+    assert masked.column("phone").to_pylist() == ["138****5678", "139****5678", None]  # default partial
+    assert masked.column("district").to_pylist() == ["岳麓区", "天心区", "雨花区"]
+    with pytest.raises(ValueError, match="no column 'mobile'"):
+        mask_table(table, {"mobile": "phone"})
