@@ -78,3 +78,20 @@ def test_short_secret_key_is_refused(tmp_path):
     result = run("db", "upgrade", data_dir=tmp_path, XC_SECRET_KEY="short")
     assert result.returncode == 1
     assert "at least 32 characters" in result.stderr
+
+
+def test_verify_audit_passes_on_a_fresh_city_and_catches_tampering(tmp_path):
+    import sqlite3
+
+    assert run("demo", "load", "--json", data_dir=tmp_path).returncode == 0
+    clean = run("verify-audit", "--json", data_dir=tmp_path)
+    assert clean.returncode == 0, clean.stderr
+    report = json.loads(clean.stdout)
+    assert report["ok"] is True and report["tree_size"] >= 6  # the demo's account creations
+
+    with sqlite3.connect(tmp_path / "xingcheng.db") as conn:
+        conn.execute("UPDATE audit_entry SET actor_name = 'mallory' WHERE leaf_index = 2")
+    tampered = run("verify-audit", data_dir=tmp_path)
+    assert tampered.returncode == 1
+    assert len(tampered.stderr.strip().splitlines()) == 1
+    assert "leaf 2" in tampered.stderr and "modified" in tampered.stderr

@@ -178,3 +178,16 @@ def test_role_matrix(client, role_headers, endpoint, role):
     assert response.status_code == expected, f"{role} {method} {path}: {response.text}"
     if expected >= 400:
         assert response.headers["content-type"] == PROBLEM
+
+
+def test_logins_and_key_changes_are_audited(client, auth, any_db):
+    from sqlalchemy import select
+
+    from xingcheng.core.audit.models import AuditEntry
+
+    client.post("/api/v1/auth/token", data={"username": "clerk", "password": "bad-guess"})
+    client.post("/api/v1/admin/api-keys", json={"name": "审计测试"}, headers=auth("admin"))
+    entries = any_db.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(10)).all()
+    seen = {(e.actor_name, e.action, e.result) for e in entries}
+    assert ("clerk", "auth.login", "denied") in seen
+    assert ("admin", "api_key.create", "ok") in seen

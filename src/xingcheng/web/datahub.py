@@ -109,7 +109,8 @@ def register(modules: Sequence[Module]) -> None:
         def fetch(offset: int) -> tuple[list[dict[str, Any]], int]:
             with get_database().session_scope() as session:
                 items, total = registries.list_persons(
-                    session, page=PageParams(limit=PAGE_SIZE, offset=offset), division_code=state["district"] or None
+                    session, reader=user.principal, page=PageParams(limit=PAGE_SIZE, offset=offset),
+                    division_code=state["district"] or None,
                 )
                 return [person_row(p, districts) for p in items], total
 

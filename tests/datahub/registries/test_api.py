@@ -47,3 +47,20 @@ def test_legal_entity_search(client, auth):
     first = client.get("/api/v1/registries/legal-entities?limit=1", headers=auth("clerk")).json()["items"][0]
     found = client.get(f"/api/v1/registries/legal-entities?q={first['credit_code']}", headers=auth("clerk")).json()
     assert found["total"] == 1 and found["items"][0]["name"] == first["name"]
+
+
+def test_every_registry_read_is_audited(client, auth, any_db):
+    from sqlalchemy import select
+
+    from xingcheng.core.audit.models import AuditEntry
+
+    client.get("/api/v1/registries/persons?division_code=430105&limit=3", headers=auth("steward"))
+    client.get("/api/v1/registries/persons/me", headers=auth("citizen"))
+    entries = any_db.scalars(
+        select(AuditEntry).where(AuditEntry.action.like("registries.person.%")).order_by(AuditEntry.id)
+    ).all()
+    assert [(e.actor_name, e.action, e.result) for e in entries[-2:]] == [
+        ("steward", "registries.person.list", "masked"),
+        ("citizen", "registries.person.read_own", "ok"),
+    ]
+    assert entries[-2].details["division_code"] == "430105" and entries[-2].details["returned"] == 3

@@ -88,9 +88,9 @@ def list_users(
 
 @router.post("/admin/users", response_model=AccountRead, status_code=201, operation_id="admin-users-create")
 def create_user(
-    body: AccountCreate, session: DbSession, _: Annotated[Principal, Depends(require("admin:users"))]
+    body: AccountCreate, session: DbSession, principal: Annotated[Principal, Depends(require("admin:users"))]
 ) -> AccountRead:
-    return _account_read(service.create_account(session, data=body))
+    return _account_read(service.create_account(session, data=body, created_by=principal))
 
 
 @router.get("/admin/api-keys", response_model=list[ApiKeyRead], operation_id="admin-api-keys-list")
@@ -100,14 +100,14 @@ def list_api_keys(session: DbSession, _: Annotated[Principal, Depends(require("a
 
 @router.post("/admin/api-keys", response_model=ApiKeyCreated, status_code=201, operation_id="admin-api-keys-create")
 def create_api_key(
-    body: ApiKeyCreate, session: DbSession, _: Annotated[Principal, Depends(require("admin:keys"))]
+    body: ApiKeyCreate, session: DbSession, principal: Annotated[Principal, Depends(require("admin:keys"))]
 ) -> ApiKeyCreated:
-    api_key, secret = service.create_api_key(session, data=body)
+    api_key, secret = service.create_api_key(session, data=body, created_by=principal)
     return ApiKeyCreated.model_validate({**ApiKeyRead.model_validate(api_key).model_dump(), "key": secret})
 
 
 @router.post("/admin/api-keys/{api_key_id}/revoke", response_model=ApiKeyRead, operation_id="admin-api-keys-revoke")
 def revoke_api_key(
-    api_key_id: RowId, session: DbSession, _: Annotated[Principal, Depends(require("admin:keys"))]
+    api_key_id: RowId, session: DbSession, principal: Annotated[Principal, Depends(require("admin:keys"))]
 ) -> Any:
-    return service.revoke_api_key(session, api_key_id=api_key_id)
+    return service.revoke_api_key(session, api_key_id=api_key_id, revoked_by=principal)

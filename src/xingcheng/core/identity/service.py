@@ -8,7 +8,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from xingcheng.core.auth import Principal, Role
+from xingcheng.core.audit import service as audit
+from xingcheng.core.auth import SYSTEM, Principal, Role
 from xingcheng.core.db import utcnow
 from xingcheng.core.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from xingcheng.core.identity.models import (
@@ -77,7 +78,7 @@ def get_account_or_raise(session: Session, *, account_id: int) -> Account:
     return account
 
 
-def create_account(session: Session, *, data: AccountCreate) -> Account:
+def create_account(session: Session, *, data: AccountCreate, created_by: Principal = SYSTEM) -> Account:
     if get_account_by_username(session, username=data.username) is not None:
         raise Conflict(f"the username '{data.username}' is taken")
     allowed = ROLES_BY_KIND[data.kind]
@@ -100,6 +101,8 @@ def create_account(session: Session, *, data: AccountCreate) -> Account:
     account.role_links = [AccountRole(role=r.value) for r in sorted(set(data.roles))]
     session.add(account)
     session.flush()
+    audit.record(session, actor=created_by, action="account.create", subject=f"account:{account.username}",
+                 details={"kind": account.kind, "roles": account.roles})
     return account
 
 
@@ -153,6 +156,8 @@ def authenticate(session: Session, *, username: str, password: str, settings: Se
     """
     if _recent_failures(session, username=username, settings=settings) >= settings.auth.lockout_failures:
         minutes = settings.auth.lockout_window_minutes
+        audit.record(session, actor=username, action="auth.login", subject=f"account:{username}",
+                     result="locked", details={"client": client})
         raise TooManyRequests(
             f"too many failed logins for '{username}'; try again in {minutes} minutes",
             headers={"Retry-After": str(minutes * 60)},
@@ -161,7 +166,8 @@ def authenticate(session: Session, *, username: str, password: str, settings: Se
     ok = verify_password(account.password_hash if account else DUMMY_PASSWORD_HASH, password)
     ok = ok and account is not None and account.is_active
     session.add(LoginAttempt(username=username, succeeded=ok, client=client))
-    session.flush()
+    audit.record(session, actor=username, action="auth.login", subject=f"account:{username}",
+                 result="ok" if ok else "denied", details={"client": client})
     if not ok or account is None:
         raise Unauthorized("wrong username or password")
     account.last_login_at = utcnow()
@@ -207,7 +213,7 @@ def principal_from_access_token(session: Session, *, token: str, settings: Setti
 
 # ---- device API keys -------------------------------------------------------------------
 
-def create_api_key(session: Session, *, data: ApiKeyCreate) -> tuple[ApiKey, str]:
+def create_api_key(session: Session, *, data: ApiKeyCreate, created_by: Principal = SYSTEM) -> tuple[ApiKey, str]:
     """A new key and its secret; the secret is returned once and never stored."""
     full, prefix, secret_hash = new_api_key()
     department_id = get_department_or_raise(session, code=data.department_code).id if data.department_code else None
@@ -217,6 +223,8 @@ def create_api_key(session: Session, *, data: ApiKeyCreate) -> tuple[ApiKey, str
     )
     session.add(api_key)
     session.flush()
+    audit.record(session, actor=created_by, action="api_key.create", subject=f"api_key:{api_key.prefix}",
+                 details={"name": api_key.name, "device_key": api_key.device_key})
     return api_key, full
 
 
@@ -224,12 +232,13 @@ def list_api_keys(session: Session) -> Sequence[ApiKey]:
     return session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
 
 
-def revoke_api_key(session: Session, *, api_key_id: int) -> ApiKey:
+def revoke_api_key(session: Session, *, api_key_id: int, revoked_by: Principal = SYSTEM) -> ApiKey:
     api_key = session.get(ApiKey, api_key_id)
     if api_key is None:
         raise NotFound(f"no API key with id {api_key_id}")
     if api_key.revoked_at is None:
         api_key.revoked_at = utcnow()
+        audit.record(session, actor=revoked_by, action="api_key.revoke", subject=f"api_key:{api_key.prefix}")
     return api_key
 
 

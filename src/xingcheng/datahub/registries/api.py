@@ -34,18 +34,16 @@ def masked_entity(entity: LegalEntity) -> LegalEntityRead:
 
 @router.get("/persons", response_model=Page[PersonRead], operation_id="registries-persons-list")
 def list_persons(
-    session: DbSession, page: Pagination, _: Annotated[Principal, Depends(require("registries:read"))],
+    session: DbSession, page: Pagination, reader: Annotated[Principal, Depends(require("registries:read"))],
     division_code: str | None = None, name: str | None = None,
 ) -> Any:
-    items, total = service.list_persons(session, page=page, division_code=division_code, name=name)
+    items, total = service.list_persons(session, reader=reader, page=page, division_code=division_code, name=name)
     return {"items": [masked_person(p) for p in items], "total": total, "limit": page.limit, "offset": page.offset}
 
 
 @router.get("/persons/me", response_model=PersonRead, operation_id="registries-persons-me")
 def my_person_record(session: DbSession, principal: CurrentPrincipal) -> Any:
-    if not principal.id_number:
-        raise Forbidden("only a citizen account linked to an ID number has a person record")
-    return service.get_person_or_raise(session, id_number=principal.id_number)
+    return service.read_own_person(session, reader=principal)
 
 
 @router.get("/legal-entities", response_model=Page[LegalEntityRead], operation_id="registries-legal-entities-list")

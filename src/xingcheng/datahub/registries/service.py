@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from xingcheng.core.errors import NotFound
+from xingcheng.core.audit import service as audit
+from xingcheng.core.auth import Principal
+from xingcheng.core.errors import Forbidden, NotFound
 from xingcheng.core.identity.models import Division
 from xingcheng.core.pagination import paginate
 from xingcheng.core.schemas import PageParams
@@ -25,14 +27,29 @@ def get_person_or_raise(session: Session, *, id_number: str) -> Person:
 
 
 def list_persons(
-    session: Session, *, page: PageParams, division_code: str | None = None, name: str | None = None
+    session: Session, *, reader: Principal, page: PageParams, division_code: str | None = None, name: str | None = None
 ) -> tuple[list[Person], int]:
+    """A page of residents; every read of the population registry is audited."""
     statement: Select[Person] = select(Person).order_by(Person.id)
     if division_code:
         statement = statement.where(Person.division_code == division_code)
     if name:
         statement = statement.where(Person.name.contains(name))
-    return paginate(session, statement, page)
+    persons, total = paginate(session, statement, page)
+    audit.record(
+        session, actor=reader, action="registries.person.list", subject="registry:person", result="masked",
+        details={"division_code": division_code, "name": name, "offset": page.offset, "returned": len(persons)},
+    )
+    return persons, total
+
+
+def read_own_person(session: Session, *, reader: Principal) -> Person:
+    """The caller's own population record (a citizen account linked by ID number)."""
+    if not reader.id_number:
+        raise Forbidden("only a citizen account linked to an ID number has a person record")
+    person = get_person_or_raise(session, id_number=reader.id_number)
+    audit.record(session, actor=reader, action="registries.person.read_own", subject=f"person:{person.id}")
+    return person
 
 
 def get_legal_entity(session: Session, *, credit_code: str) -> LegalEntity | None:
