@@ -19,7 +19,8 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Apply migrations; ``heads`` because each area may branch from the shared base."""
     with engine.begin() as connection:
         config = alembic_config(engine)
         config.attributes["connection"] = connection
