@@ -95,3 +95,16 @@ def test_verify_audit_passes_on_a_fresh_city_and_catches_tampering(tmp_path):
     assert tampered.returncode == 1
     assert len(tampered.stderr.strip().splitlines()) == 1
     assert "leaf 2" in tampered.stderr and "modified" in tampered.stderr
+
+
+def test_keys_rotate_adds_an_active_key(tmp_path):
+    first = run("keys", "rotate", "--json", data_dir=tmp_path)
+    assert first.returncode == 0, first.stderr
+    second = run("keys", "rotate", "--json", data_dir=tmp_path)
+    assert second.returncode == 0, second.stderr
+    a, b = json.loads(first.stdout), json.loads(second.stdout)
+    assert b["previous_key_id"] == a["active_key_id"] != b["active_key_id"]
+    assert b["failures"] == []
+    keyring = json.loads((tmp_path / "keys" / "field-keys.json").read_text())
+    assert oct((tmp_path / "keys" / "field-keys.json").stat().st_mode & 0o777) == "0o600"
+    assert len(keyring["keys"]) >= 2
