@@ -10,25 +10,21 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 # Settings are read from the environment: point the data dir somewhere disposable before import.
 _TEST_DATA_DIR = Path(os.environ.setdefault("XC_DATA_DIR", f"/tmp/xc-test-data-{os.getpid()}"))
 os.environ.setdefault("XC_SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
 
-from _services import require_tcp  # noqa: E402
-from xc_testing import login  # noqa: E402
+from xc_testing import login, postgres_schema, rolled_back_session  # noqa: E402
 from xingcheng.core.db import Database, create_db_engine, get_database  # noqa: E402
 from xingcheng.core.settings import get_settings  # noqa: E402
 
-PG_HOST, PG_PORT = "127.0.0.1", 5432
-PG_BASE_URL = os.environ.get("XC_TEST_PG_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/test")
 DEMO_SEED = 42
 
 
@@ -73,45 +69,21 @@ def sqlite_engine(template_db_file: Path, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(scope="session")
 def pg_engine(worker_id: str) -> Iterator[Engine]:
     """This worker's own PostgreSQL schema holding the small demo city."""
-    require_tcp("PostgreSQL", PG_HOST, PG_PORT)
-    schema = f"xc_{worker_id}_{uuid.uuid4().hex[:8]}"
-    admin = create_db_engine(PG_BASE_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_db_engine(PG_BASE_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
+    with postgres_schema(f"xc_{worker_id}") as engine:
         build_city(engine)
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def _rollback_session(engine: Engine) -> Iterator[Session]:
-    connection = engine.connect()
-    outer = connection.begin()
-    # Services flush and the edge commits; a commit here only releases a savepoint.
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
-        yield session
-    finally:
-        session.close()
-        outer.rollback()
-        connection.close()
 
 
 @pytest.fixture
 def db(sqlite_engine: Engine) -> Iterator[Session]:
     """A session on the demo city (SQLite); everything it writes is rolled back after the test."""
-    yield from _rollback_session(sqlite_engine)
+    yield from rolled_back_session(sqlite_engine)
 
 
 @pytest.fixture
 def pg_db(pg_engine: Engine) -> Iterator[Session]:
     """A session on the demo city (PostgreSQL); everything it writes is rolled back after the test."""
-    yield from _rollback_session(pg_engine)
+    yield from rolled_back_session(pg_engine)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from _services import require_tcp
+from xingcheng.core.db import create_db_engine
+
 DEMO_PASSWORDS = {
     "admin": "Admin@2026", "steward": "Steward@2026", "clerk": "Clerk@2026",
     "operator": "Operator@2026", "citizen": "Citizen@2026", "enterprise": "Enterprise@2026",
@@ -15,3 +26,43 @@ def login(test_client, username: str, password: str | None = None) -> dict[str, 
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+# ---- databases of a test's own ---------------------------------------------------------------
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_BASE_URL = os.environ.get("XC_TEST_PG_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/test")
+
+
+@contextmanager
+def postgres_schema(prefix: str) -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL schema, dropped afterwards (fails under CI=true when unreachable)."""
+    require_tcp("PostgreSQL", PG_HOST, PG_PORT)
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_db_engine(PG_BASE_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_db_engine(PG_BASE_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def rolled_back_session(engine: Engine) -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back at the end.
+
+    Services flush and the edge commits; a commit here only releases a savepoint.
+    """
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -17,8 +16,6 @@ from xingcheng.core.grants.policy import FieldSpec, ResourceDescriptor
 from xingcheng.core.identity.models import Department, Division
 from xingcheng.core.types import Grade
 
-PG_HOST, PG_PORT = "127.0.0.1", 5432
-PG_BASE_URL = os.environ.get("XC_TEST_PG_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/test")
 TABLES = [t.__table__ for t in (Division, Department, DataGrant, AuditEntry, AuditNode, AuditTreeHead)]
 
 OWNER, OTHER = "gaj", "gjj"  # 公安局 owns the household register; 公积金中心 asks for it
