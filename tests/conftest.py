@@ -18,8 +18,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 # Settings are read from the environment: point the data dir somewhere disposable before import.
-_TEST_DATA_DIR = Path(os.environ.setdefault("XC_DATA_DIR", f"/tmp/xc-test-data-{os.getpid()}"))
+# Always a throwaway directory of this process's own (xdist workers inherit the master's
+# environment, and the DuckDB observation store admits one process per file).
+_TEST_DATA_DIR = Path(f"/tmp/xc-test-data-{os.getpid()}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
+os.environ["XC_DATA_DIR"] = str(_TEST_DATA_DIR)
 os.environ.setdefault("XC_SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
+# Test apps run their lifespan against the (unmigrated) default data dir: no background sequencer
+# there. Tests of the sequencer start their own.
+os.environ.setdefault("XC_AUDIT__SEQUENCER_ENABLED", "false")
 
 from xc_testing import login, postgres_schema, rolled_back_session  # noqa: E402
 from xingcheng.core.db import Database, create_db_engine, get_database  # noqa: E402

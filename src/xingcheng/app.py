@@ -60,6 +60,11 @@ def create_app(*, settings: Settings | None = None, modules: Sequence[Module] = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus = start_event_bus(app, settings, modules)
+        started = []
+        for module in modules:
+            if module.on_startup is not None:
+                module.on_startup()
+            started.append(module)
         # One sequencer gives committed audit entries their leaf index and signs tree heads.
         # An in-memory SQLite database has one shared connection and cannot serve a second thread.
         sequencer = None
@@ -71,6 +76,9 @@ def create_app(*, settings: Settings | None = None, modules: Sequence[Module] = 
         finally:
             if sequencer is not None:
                 sequencer.stop()
+            for module in reversed(started):
+                if module.on_shutdown is not None:
+                    module.on_shutdown()
             outbox.set_bus(None)
             bus.close()
 

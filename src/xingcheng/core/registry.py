@@ -89,6 +89,9 @@ class Module:
     cockpit_cards: Sequence[CockpitCard] = ()
     subscriptions: Sequence[EventSubscription] = ()
     pages: Callable[[], None] | None = None  # registers NiceGUI pages, called once at start-up
+    # Process-lifetime resources the serving process owns (e.g. the embedded observation store).
+    on_startup: Callable[[], object] | None = None
+    on_shutdown: Callable[[], None] | None = None
 
 
 def order_demo_steps(modules: Sequence[Module]) -> list[DemoStep]:

@@ -6,7 +6,11 @@ import xingcheng.core.audit.models
 import xingcheng.core.grants.models
 import xingcheng.core.identity.models
 import xingcheng.core.notifications.models
-import xingcheng.datahub.registries.models  # noqa: F401
+import xingcheng.datahub.catalog.models
+import xingcheng.datahub.registries.models
+import xingcheng.egov.services.models
+import xingcheng.iot.models
+import xingcheng.workflow.models  # noqa: F401
 from xingcheng.core.db import Base
 
 target_metadata = Base.metadata

@@ -25,12 +25,14 @@ _mounted_on: FastAPI | None = None
 
 def register_pages(modules: Sequence[Module], settings: Settings) -> None:
     """Every page, fixed paths first: NiceGUI matches routes in the order they are declared."""
-    from xingcheng.web import cockpit, console, datahub, geo, portal
+    from xingcheng.web import catalog, cockpit, console, datahub, geo, portal, services
 
     geo.register_route()
     portal.register(settings=settings)
     console.register(modules)
     datahub.register(modules)
+    catalog.register(modules)  # fixed /console/datahub/catalog before its /{owner}/{name} detail
+    services.register(modules)  # public 一网通办 catalogue pages
     cockpit.register(modules)
     # Later packages add their own pages; still before any parameterised console route.
     for module in modules:

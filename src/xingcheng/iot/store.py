@@ -1,0 +1,273 @@
+"""The observation store: one interface, the embedded DuckDB backend, and the process's single instance.
+
+DuckDB allows one writing process, so the serving process opens the file once (``open_store`` in
+the app lifespan) and every request goes through that instance; without it, each request borrows
+the file for its own duration (``request_store``). A process that cannot get the file within a few
+seconds gets one clear line telling it to use the server's API. The PostgreSQL backend
+(binary COPY into a table partitioned by day) implements the same ``ObservationStore`` protocol.
+
+Rows are ``(datastream_id, phenomenon_time, result, received_at)``; times are UTC microseconds
+(stored as naive TIMESTAMP, UTC by convention); booleans and integers are stored as DOUBLE.
+Idempotency is on ``(datastream_id, phenomenon_time)``: an append anti-joins the batch against
+what is stored under the store's lock, so a retried batch adds nothing and reports duplicates.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import duckdb
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+
+from xingcheng.core.errors import Unavailable
+from xingcheng.core.settings import get_settings
+
+Interval = Literal["1min", "15min", "1h", "1day"]
+INTERVALS: dict[str, str] = {"1min": "1 minute", "15min": "15 minutes", "1h": "1 hour", "1day": "1 day"}
+
+# The batch every backend accepts: ``index`` is the caller's item number, reported back for duplicates.
+BATCH_SCHEMA = pa.schema([
+    ("index", pa.int64()),
+    ("datastream_id", pa.int64()),
+    ("phenomenon_time", pa.timestamp("us")),
+    ("result", pa.float64()),
+])
+
+
+@dataclass(frozen=True)
+class Point:
+    time: datetime
+    value: float
+
+
+@dataclass(frozen=True)
+class Bucket:
+    time: datetime
+    avg: float
+    min: float
+    max: float
+    count: int
+
+
+@dataclass(frozen=True)
+class Latest:
+    datastream_id: int
+    time: datetime
+    value: float
+
+
+class ObservationStore(Protocol):
+    """What ingest and the read API need from a time-series backend."""
+
+    def append(self, batch: pa.Table) -> pa.Array:
+        """Store the new rows of a ``BATCH_SCHEMA`` table; return the ``index`` values that were duplicates."""
+        ...
+
+    def range(self, datastream_id: int, *, start: datetime, end: datetime, limit: int) -> list[Point]: ...
+
+    def aggregate(self, datastream_id: int, *, start: datetime, end: datetime, interval: Interval) -> list[Bucket]: ...
+
+    def latest_n(self, datastream_id: int, *, n: int) -> list[Point]: ...
+
+    def latest(self, datastream_ids: list[int]) -> list[Latest]: ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC)
+
+
+class DuckDBObservationStore:
+    """The embedded backend: one DuckDB file, appended in Arrow batches, one connection behind a lock."""
+
+    def __init__(self, path: Path | str, *, wait_seconds: float = 0.0) -> None:
+        self.path = str(path)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                self._conn = duckdb.connect(self.path)
+                break
+            except duckdb.IOException as exc:
+                if time.monotonic() < deadline:  # a short-lived holder (a demo load) lets go within moments
+                    time.sleep(0.05)
+                    continue
+                # Another process (the running server) holds the write lock: say so in one line.
+                raise Unavailable(
+                    f"the observation store {self.path} is held by another process; "
+                    "run this inside `xingcheng serve` or go through the server's API"
+                ) from exc
+        self._lock = threading.Lock()
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS observation (datastream_id BIGINT NOT NULL, phenomenon_time TIMESTAMP NOT NULL, "
+            "result DOUBLE NOT NULL, received_at TIMESTAMP NOT NULL)"
+        )
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS latest_value (datastream_id BIGINT PRIMARY KEY, phenomenon_time TIMESTAMP NOT NULL, "
+            "result DOUBLE NOT NULL)"
+        )
+        # The dashboard cache: every datastream's newest value, kept in memory beside its table.
+        self._latest: dict[int, tuple[datetime, float]] = {
+            int(ds): (t, float(v)) for ds, t, v in self._conn.execute("SELECT * FROM latest_value").fetchall()
+        }
+
+    def append(self, batch: pa.Table) -> pa.Array:
+        batch = batch.select(BATCH_SCHEMA.names).cast(BATCH_SCHEMA)
+        if batch.num_rows == 0:
+            return pa.array([], pa.int64())
+        with self._lock:
+            conn = self._conn
+            conn.register("incoming", batch)
+            try:
+                conn.execute("BEGIN")
+                # First occurrence of each key in the batch, minus keys already stored. The time window
+                # lets DuckDB skip row groups by their min/max instead of scanning the whole table.
+                conn.execute(
+                    """
+                    CREATE OR REPLACE TEMP TABLE fresh AS
+                    WITH firsts AS (
+                        SELECT * FROM incoming
+                        QUALIFY row_number() OVER (PARTITION BY datastream_id, phenomenon_time ORDER BY "index") = 1
+                    ), window_ AS (SELECT min(phenomenon_time) lo, max(phenomenon_time) hi FROM incoming)
+                    SELECT f.* FROM firsts f ANTI JOIN (
+                        SELECT o.datastream_id, o.phenomenon_time FROM observation o, window_ w
+                        WHERE o.phenomenon_time BETWEEN w.lo AND w.hi
+                    ) s ON f.datastream_id = s.datastream_id AND f.phenomenon_time = s.phenomenon_time
+                    """
+                )
+                conn.execute(
+                    "INSERT INTO observation SELECT datastream_id, phenomenon_time, result, now()::TIMESTAMP "
+                    "FROM fresh ORDER BY phenomenon_time, datastream_id"
+                )
+                newest = conn.execute(
+                    """
+                    INSERT INTO latest_value
+                    SELECT datastream_id, max(phenomenon_time), arg_max(result, phenomenon_time) FROM fresh GROUP BY 1
+                    ON CONFLICT (datastream_id) DO UPDATE SET phenomenon_time = excluded.phenomenon_time,
+                        result = excluded.result WHERE excluded.phenomenon_time > latest_value.phenomenon_time
+                    RETURNING datastream_id, phenomenon_time, result
+                    """
+                ).fetchall()
+                duplicates = conn.sql(
+                    'SELECT "index" FROM incoming ANTI JOIN fresh USING ("index") ORDER BY "index"'
+                ).to_arrow_table()
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            finally:
+                conn.unregister("incoming")
+            for ds, t, v in newest:
+                self._latest[int(ds)] = (t, float(v))
+        return duplicates.column("index").combine_chunks()
+
+    def range(self, datastream_id: int, *, start: datetime, end: datetime, limit: int) -> list[Point]:
+        rows = self._query(
+            "SELECT phenomenon_time, result FROM observation WHERE datastream_id = ? AND phenomenon_time >= ? "
+            "AND phenomenon_time < ? ORDER BY phenomenon_time LIMIT ?",
+            [datastream_id, _naive_utc(start), _naive_utc(end), limit],
+        )
+        return [Point(_aware(t), float(v)) for t, v in rows]
+
+    def aggregate(self, datastream_id: int, *, start: datetime, end: datetime, interval: Interval) -> list[Bucket]:
+        width = INTERVALS[interval]  # a fixed whitelist, never caller text, goes into the SQL
+        rows = self._query(
+            f"SELECT time_bucket(INTERVAL '{width}', phenomenon_time) AS bucket, avg(result), min(result), max(result), "  # noqa: S608
+            "count(*) FROM observation WHERE datastream_id = ? AND phenomenon_time >= ? AND phenomenon_time < ? "
+            "GROUP BY bucket ORDER BY bucket",
+            [datastream_id, _naive_utc(start), _naive_utc(end)],
+        )
+        return [Bucket(_aware(t), float(a), float(lo), float(hi), int(c)) for t, a, lo, hi, c in rows]
+
+    def latest_n(self, datastream_id: int, *, n: int) -> list[Point]:
+        rows = self._query(
+            "SELECT phenomenon_time, result FROM observation WHERE datastream_id = ? ORDER BY phenomenon_time DESC LIMIT ?",
+            [datastream_id, n],
+        )
+        return [Point(_aware(t), float(v)) for t, v in rows]
+
+    def latest(self, datastream_ids: list[int]) -> list[Latest]:
+        found = ((ds, self._latest.get(ds)) for ds in datastream_ids)
+        return [Latest(ds, _aware(hit[0]), hit[1]) for ds, hit in found if hit is not None]
+
+    def count(self) -> int:
+        return int(self._query("SELECT count(*) FROM observation", [])[0][0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+
+# ---- the process's one store ----------------------------------------------------------------
+
+_store: ObservationStore | None = None
+_store_lock = threading.Lock()
+OPEN_WAIT_SECONDS = 3.0
+
+
+@contextmanager
+def borrowed_store() -> Iterator[ObservationStore]:
+    """The process's store when it is open (inside ``serve``), else the file opened just for this block.
+
+    For one-off writers such as ``demo load``: they must not keep the file locked once done.
+    """
+    if _store is not None:
+        yield _store
+        return
+    store = DuckDBObservationStore(store_path(), wait_seconds=OPEN_WAIT_SECONDS)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def store_path() -> Path:
+    return get_settings().ensure_data_dir() / "observations.duckdb"
+
+
+def open_store(path: Path | None = None) -> ObservationStore:
+    """Open the process's store (idempotent); the app lifespan calls this at start-up."""
+    global _store
+    with _store_lock:
+        if _store is None:
+            _store = DuckDBObservationStore(path or store_path(), wait_seconds=OPEN_WAIT_SECONDS)
+        return _store
+
+
+def get_store() -> ObservationStore:
+    """The store for this process, opened on first use when the lifespan did not open it."""
+    return _store if _store is not None else open_store()
+
+
+def request_store() -> Iterator[ObservationStore]:
+    """The store for one request (a FastAPI dependency): the process store when the lifespan opened it,
+    else the file opened for this request only, so processes that have not been made the store's owner
+    (test workers, a second server) never keep the file locked between requests."""
+    with borrowed_store() as store:
+        yield store
+
+
+def close_store() -> None:
+    """Close the process's store (app shutdown); the next ``get_store`` opens it again."""
+    global _store
+    with _store_lock:
+        if _store is not None:
+            _store.close()
+            _store = None
