@@ -1,6 +1,8 @@
 # The two commands of the quick start: `make run` and `make test`. Nothing else is needed
 # on a fresh machine with Python >= 3.11.
-PYTHON ?= python3
+# Prefer 3.12 where the machine has it: CPython 3.11.7's ast module can poison itself after a
+# RecursionError (python/cpython#106905, fixed in 3.11.8), which made hypothesis-heavy runs flaky.
+PYTHON ?= $(shell command -v python3.12 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 XC_DATA_DIR ?= ./data
