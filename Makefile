@@ -2,7 +2,7 @@
 # on a fresh machine with Python >= 3.11.
 # Prefer 3.12 where the machine has it: CPython 3.11.7's ast module can poison itself after a
 # RecursionError (python/cpython#106905, fixed in 3.11.8), which made hypothesis-heavy runs flaky.
-PYTHON ?= $(shell command -v python3.12 || command -v python3)
+PYTHON ?= $(shell for p in python3.12 python3; do $$p -c "" >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
 XC_DATA_DIR ?= ./data
