@@ -27,7 +27,7 @@ os.environ.setdefault("XC_SECRET_KEY", "test-secret-key-that-is-long-enough-0123
 # there. Tests of the sequencer start their own.
 os.environ.setdefault("XC_AUDIT__SEQUENCER_ENABLED", "false")
 
-from xc_testing import login, postgres_schema, rolled_back_session  # noqa: E402
+from xc_testing import login, postgres_schema, rolled_back_session, session_dependency  # noqa: E402
 from xingcheng.core.db import Database, create_db_engine, get_database  # noqa: E402
 from xingcheng.core.settings import get_settings  # noqa: E402
 
@@ -112,15 +112,7 @@ def _client_for(app, session: Session):  # type: ignore[no-untyped-def]
 
     from xingcheng.core.deps import get_session
 
-    def override() -> Iterator[Session]:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-
-    app.dependency_overrides[get_session] = override
+    app.dependency_overrides[get_session] = session_dependency(session)
     return TestClient(app, raise_server_exceptions=False)
 
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from sqlalchemy.orm import Session
 
-from xc_testing import login
+from xc_testing import login, session_dependency
 from xingcheng.app import create_app
 from xingcheng.core.deps import get_session
 
@@ -22,15 +22,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 def admin_headers(db: Session) -> Iterator[dict[str, str]]:
     """Requests run in the test's rolled-back session, logged in as admin so input reaches the services."""
 
-    def override() -> Iterator[Session]:
-        try:
-            yield db
-            db.commit()
-        except BaseException:
-            db.rollback()
-            raise
-
-    app.dependency_overrides[get_session] = override
+    app.dependency_overrides[get_session] = session_dependency(db)
     with TestClient(app) as client:
         yield login(client, "admin")
     app.dependency_overrides.clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, text
@@ -66,3 +66,17 @@ def rolled_back_session(engine: Engine) -> Iterator[Session]:
         session.close()
         outer.rollback()
         connection.close()
+
+
+def session_dependency(session: Session) -> Callable[[], Iterator[Session]]:
+    """A stand-in for ``core.deps.get_session`` that runs requests in the test's own session."""
+
+    def override() -> Iterator[Session]:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    return override

@@ -7,7 +7,6 @@ import base64
 import os
 import re
 import stat
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +21,7 @@ from sqlalchemy import Engine, MetaData, String, event, literal, select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from _services import require_tcp
+from xc_testing import postgres_schema
 from xingcheng.core.crypto import (
     EncryptedString,
     FieldCryptoError,
@@ -41,8 +40,6 @@ from xingcheng.core.crypto import (
 from xingcheng.core.db import Base, Database, create_db_engine
 
 # As in tests/conftest.py; not imported from there: several conftest modules share that name.
-PG_HOST, PG_PORT = "127.0.0.1", 5432
-PG_BASE_URL = os.environ.get("XC_TEST_PG_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/test")
 GBT_KEY = bytes.fromhex("0123456789abcdeffedcba9876543210")
 
 
@@ -355,20 +352,9 @@ def test_rotate_field_keys_uses_the_data_dir_and_base_metadata(tmp_path: Path) -
 
 @pytest.fixture
 def pg(keys: KeyringFile) -> Iterator[Engine]:
-    require_tcp("PostgreSQL", PG_HOST, PG_PORT)
-    schema = f"xc_crypto_{uuid.uuid4().hex[:8]}"
-    admin = create_db_engine(PG_BASE_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_db_engine(PG_BASE_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
+    with postgres_schema("xc_crypto") as engine:
         CryptoBase.metadata.create_all(engine)
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_rotation_on_postgresql_leaves_a_concurrent_write_alone(pg: Engine, keys: KeyringFile) -> None:

@@ -19,15 +19,8 @@ from xingcheng.core.settings import Settings, get_settings
 
 def get_session() -> Iterator[Session]:
     """The request's session: committed when the route returns, rolled back if it raises."""
-    session = get_database().sessionmaker()
-    try:
+    with get_database().session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit before the response is sent, so a client never sees unsaved data.
