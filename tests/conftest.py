@@ -35,39 +35,49 @@ DEMO_SEED = 42
 
 
 def build_city(engine: Engine) -> None:
-    """Migrate and load the small demo city into ``engine``."""
+    """Migrate and load the small demo city into ``engine`` (files go to this process's data dir)."""
     from xingcheng.core.migrate import upgrade
     from xingcheng.demo.runner import load_demo
     from xingcheng.modules import MODULES
 
     upgrade(engine)
     load_demo(Database(engine), MODULES, seed=DEMO_SEED, scale="small")
+    # Release what the demo opened for the process (the DuckDB store), so files can be copied.
+    for module in MODULES:
+        if module.on_shutdown is not None:
+            module.on_shutdown()
 
 
 @pytest.fixture(scope="session")
-def template_db_file(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    """The small demo city as a SQLite file, built once for all workers."""
+def template_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The small demo city as a data directory (SQLite file, Parquet lake, observation store, keys),
+    built once for all workers under a file lock."""
     shared = tmp_path_factory.getbasetemp().parent if worker_id != "master" else tmp_path_factory.getbasetemp()
-    template = shared / "xc-template.db"
+    template = shared / "xc-template"
     with (shared / "xc-template.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not template.exists():
-            building = shared / "xc-template.building.db"
-            engine = create_db_engine(f"sqlite:///{building}")
+            building = shared / "xc-template.building"
+            building.mkdir()
+            engine = create_db_engine(f"sqlite:///{building / 'xingcheng.db'}")
             build_city(engine)
             with engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             engine.dispose()
+            # The demo wrote its files into this worker's data dir: they belong to the template.
+            for item in _TEST_DATA_DIR.iterdir():
+                if item.name != "xingcheng.db" and not item.name.startswith("xingcheng.db-"):
+                    copy = shutil.copytree if item.is_dir() else shutil.copy2
+                    copy(item, building / item.name)
             building.rename(template)
     return template
 
 
 @pytest.fixture(scope="session")
-def sqlite_engine(template_db_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """This worker's own copy of the demo city."""
-    copy = tmp_path_factory.mktemp("db") / "xingcheng.db"
-    shutil.copy(template_db_file, copy)
-    engine = create_db_engine(f"sqlite:///{copy}")
+def sqlite_engine(template_dir: Path) -> Iterator[Engine]:
+    """This worker's own copy of the demo city, in its own data dir."""
+    shutil.copytree(template_dir, _TEST_DATA_DIR, dirs_exist_ok=True)
+    engine = create_db_engine(f"sqlite:///{_TEST_DATA_DIR / 'xingcheng.db'}")
     yield engine
     engine.dispose()
 
