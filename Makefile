@@ -39,14 +39,14 @@ contracts: install-dev
 	$(BIN)/lint-imports
 
 unit: install-dev
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto
 
 ## make test: install dev dependencies, then lint, types, layer contracts and the whole suite in parallel
 test: install-dev
 	$(BIN)/ruff check src tests $(wildcard bench scripts)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
