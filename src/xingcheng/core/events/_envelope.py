@@ -117,6 +117,24 @@ class Subscription:
         return f"<Subscription {self.pattern!r} {state}>"
 
 
+class ClosesOnExit:
+    """``with bus:`` closes the bus on the way out (both backends)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 class EventBus(Protocol):
     """The one publish/subscribe interface; see the package docstring for the semantics."""
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Self
 
 from ._envelope import (
     SHARE_PREFIX,
+    ClosesOnExit,
     Delivery,
     Event,
     Handler,
@@ -25,7 +24,7 @@ __all__ = ["InProcessBus"]
 logger = logging.getLogger("xingcheng.events")
 
 
-class InProcessBus:
+class InProcessBus(ClosesOnExit):
     """Deliver each event synchronously to every matching subscription, in the publisher's thread.
 
     Like an MQTT broker, a message matching several subscriptions with the same
@@ -104,13 +103,3 @@ class InProcessBus:
         with self._lock:
             self._subscriptions = tuple(s for s in self._subscriptions if s is not sub)
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -12,8 +12,8 @@ import threading
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType, TracebackType
-from typing import Any, Self
+from types import MappingProxyType
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
@@ -24,6 +24,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ._envelope import (
+    ClosesOnExit,
     Delivery,
     Event,
     Handler,
@@ -107,7 +108,7 @@ class _Filter:
         self.acked = False
 
 
-class MqttBus:
+class MqttBus(ClosesOnExit):
     """Event bus over an MQTT v5 broker: QoS 1 both ways, persistent session, auto-reconnect.
 
     * ``client_id`` must be stable for consumers that must not lose messages: the broker
@@ -269,16 +270,6 @@ class MqttBus:
         self._client.loop_stop()
         self._connected.clear()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "connected" if self.is_connected else "disconnected"
