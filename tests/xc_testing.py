@@ -34,22 +34,36 @@ PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_BASE_URL = os.environ.get("XC_TEST_PG_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/test")
 
 
+def schema_connect_args(schema: str) -> dict[str, str]:
+    """psycopg connect arguments that put a session in ``schema``."""
+    return {"options": f"-csearch_path={schema}"}
+
+
 @contextmanager
-def postgres_schema(prefix: str) -> Iterator[Engine]:
-    """An engine on a fresh PostgreSQL schema, dropped afterwards (fails under CI=true when unreachable)."""
+def postgres_schema_name(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema's name, dropped afterwards (fails under CI=true when unreachable)."""
     require_tcp("PostgreSQL", PG_HOST, PG_PORT)
     schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_db_engine(PG_BASE_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_db_engine(PG_BASE_URL, connect_args={"options": f"-csearch_path={schema}"})
     try:
-        yield engine
+        yield schema
     finally:
-        engine.dispose()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def postgres_schema(prefix: str) -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL schema, dropped afterwards."""
+    with postgres_schema_name(prefix) as schema:
+        engine = create_db_engine(PG_BASE_URL, connect_args=schema_connect_args(schema))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def rolled_back_session(engine: Engine) -> Iterator[Session]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,8 +23,6 @@ from xingcheng.core.audit.models import AuditEntry, AuditNode, AuditTreeHead
 from xingcheng.core.db import Base, Database, create_db_engine
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-PG_HOST, PG_PORT = "127.0.0.1", 5432
-PG_BASE_URL = os.environ.get("XC_TEST_PG_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/test")
 AUDIT_TABLES = [AuditEntry.__table__, AuditNode.__table__, AuditTreeHead.__table__]
 
 

@@ -8,48 +8,33 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from audit_test_helpers import PG_BASE_URL, PG_HOST, PG_PORT, LedgerDb, create_audit_tables
-from sqlalchemy import text
+from audit_test_helpers import LedgerDb, create_audit_tables
 
-from _services import require_tcp
+from xc_testing import PG_BASE_URL, postgres_schema_name, schema_connect_args
 from xingcheng.core.audit.config import AuditSettings
 from xingcheng.core.audit.signing import Signer
-from xingcheng.core.db import create_db_engine
 
 
 @pytest.fixture
 def make_ledger_db(tmp_path: Path) -> Iterator[Callable[[str], LedgerDb]]:
     """``make_ledger_db("sqlite" | "postgres")`` → an empty ledger; PostgreSQL skips when unreachable."""
-    cleanups: list[Callable[[], None]] = []
+    with ExitStack() as cleanups:
 
-    def make(backend: str) -> LedgerDb:
-        if backend == "sqlite":
-            db = LedgerDb("sqlite", f"sqlite:///{tmp_path / f'audit-{uuid.uuid4().hex[:6]}.db'}")
-            cleanups.append(db.engine.dispose)
-        else:
-            require_tcp("PostgreSQL", PG_HOST, PG_PORT)
-            schema = f"xc_audit_{uuid.uuid4().hex[:10]}"
-            admin = create_db_engine(PG_BASE_URL)
-            with admin.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            db = LedgerDb("postgres", PG_BASE_URL, {"options": f"-csearch_path={schema}"})
+        def make(backend: str) -> LedgerDb:
+            if backend == "sqlite":
+                db = LedgerDb("sqlite", f"sqlite:///{tmp_path / f'audit-{uuid.uuid4().hex[:6]}.db'}")
+            else:
+                schema = cleanups.enter_context(postgres_schema_name("xc_audit"))
+                db = LedgerDb("postgres", PG_BASE_URL, schema_connect_args(schema))
+            cleanups.callback(db.engine.dispose)  # runs before its schema is dropped
+            create_audit_tables(db.engine)
+            return db
 
-            def drop() -> None:
-                db.engine.dispose()
-                with admin.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
-
-            cleanups.append(drop)
-        create_audit_tables(db.engine)
-        return db
-
-    yield make
-    for cleanup in reversed(cleanups):
-        cleanup()
+        yield make
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import random
-import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -18,9 +18,6 @@ from typing import Any
 import pytest
 from audit_rfc9162_reference import Rfc9162
 from audit_test_helpers import (
-    PG_BASE_URL,
-    PG_HOST,
-    PG_PORT,
     LedgerDb,
     check_ledger_against_reference,
     create_audit_tables,
@@ -30,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, insert, select, text, update
 
-from _services import require_tcp
+from xc_testing import PG_BASE_URL, postgres_schema_name, schema_connect_args
 from xingcheng.core.audit.config import AuditSettings
 from xingcheng.core.audit.models import AuditEntry
 from xingcheng.core.audit.sequencer import sequence_pending
@@ -38,7 +35,6 @@ from xingcheng.core.audit.service import record
 from xingcheng.core.audit.signing import Signer
 from xingcheng.core.audit.verify import VerifyReport, verify_ledger
 from xingcheng.core.auth import Principal
-from xingcheng.core.db import create_db_engine
 
 SIGNER = Signer.generate()
 Tamper = Callable[[Connection], object]
@@ -56,40 +52,29 @@ class Built:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    if request.param == "sqlite":
-        ledger = LedgerDb("sqlite", f"sqlite:///{tmp_path_factory.mktemp('tamper') / 'audit.db'}")
-        cleanup: Callable[[], None] = ledger.engine.dispose
-    else:
-        require_tcp("PostgreSQL", PG_HOST, PG_PORT)
-        schema = f"xc_tamper_{uuid.uuid4().hex[:10]}"
-        admin = create_db_engine(PG_BASE_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        ledger = LedgerDb("postgres", PG_BASE_URL, {"options": f"-csearch_path={schema}"})
-
-        def cleanup() -> None:
-            ledger.engine.dispose()
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-
-    create_audit_tables(ledger.engine)
-    clerk = Principal(kind="staff", name="clerk")
-    done = 0
-    for size in BATCHES:
-        with ledger.database.session_scope() as session:
-            for i in range(done, done + size):
-                record(session, actor=clerk if i % 2 else "export-job", action="exchange.deliver", subject=f"row:{i}",
-                       purpose="核查" if i % 3 else None, details={"i": i} if i % 4 else None,
-                       content_hash=os.urandom(32) if i % 5 else None)
-        done += size
-        sequence_pending(ledger.database, signer=SIGNER, settings=AuditSettings())
-    state = check_ledger_against_reference(ledger.engine, SIGNER.public_key)
-    with ledger.engine.connect() as conn:
-        nodes = [(int(a), int(b)) for a, b in conn.execute(text("SELECT level, position FROM audit_node ORDER BY 1, 2"))]
-        heads = [(int(a), int(b)) for a, b in conn.execute(text("SELECT id, tree_size FROM audit_tree_head ORDER BY 2"))]
-    yield Built(ledger, state.entry_ids, nodes, heads)
-    cleanup()
+    with ExitStack() as cleanups:
+        if request.param == "sqlite":
+            ledger = LedgerDb("sqlite", f"sqlite:///{tmp_path_factory.mktemp('tamper') / 'audit.db'}")
+        else:
+            schema = cleanups.enter_context(postgres_schema_name("xc_tamper"))
+            ledger = LedgerDb("postgres", PG_BASE_URL, schema_connect_args(schema))
+        cleanups.callback(ledger.engine.dispose)
+        create_audit_tables(ledger.engine)
+        clerk = Principal(kind="staff", name="clerk")
+        done = 0
+        for size in BATCHES:
+            with ledger.database.session_scope() as session:
+                for i in range(done, done + size):
+                    record(session, actor=clerk if i % 2 else "export-job", action="exchange.deliver", subject=f"row:{i}",
+                           purpose="核查" if i % 3 else None, details={"i": i} if i % 4 else None,
+                           content_hash=os.urandom(32) if i % 5 else None)
+            done += size
+            sequence_pending(ledger.database, signer=SIGNER, settings=AuditSettings())
+        state = check_ledger_against_reference(ledger.engine, SIGNER.public_key)
+        with ledger.engine.connect() as conn:
+            nodes = [(int(a), int(b)) for a, b in conn.execute(text("SELECT level, position FROM audit_node ORDER BY 1, 2"))]
+            heads = [(int(a), int(b)) for a, b in conn.execute(text("SELECT id, tree_size FROM audit_tree_head ORDER BY 2"))]
+        yield Built(ledger, state.entry_ids, nodes, heads)
 
 
 def verify_tampered(built: Built, tamper: Tamper) -> VerifyReport:
