@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -59,28 +59,23 @@ def create_app(*, settings: Settings | None = None, modules: Sequence[Module] = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        bus = start_event_bus(app, settings, modules)
-        started = []
-        for module in modules:
-            if module.on_startup is not None:
-                module.on_startup()
-            started.append(module)
-        # One sequencer gives committed audit entries their leaf index and signs tree heads.
-        # An in-memory SQLite database has one shared connection and cannot serve a second thread.
-        sequencer = None
-        if settings.audit.sequencer_enabled and ":memory:" not in settings.resolved_database_url:
-            sequencer = Sequencer(get_database(), settings=settings.audit)
-            sequencer.start()
-        try:
-            yield
-        finally:
-            if sequencer is not None:
-                sequencer.stop()
-            for module in reversed(started):
+        # Everything started is stopped in reverse order, also when a later start-up step fails.
+        with ExitStack() as stack:
+            bus = start_event_bus(app, settings, modules)
+            stack.callback(bus.close)
+            stack.callback(outbox.set_bus, None)
+            for module in modules:
+                if module.on_startup is not None:
+                    module.on_startup()
                 if module.on_shutdown is not None:
-                    module.on_shutdown()
-            outbox.set_bus(None)
-            bus.close()
+                    stack.callback(module.on_shutdown)
+            # One sequencer gives committed audit entries their leaf index and signs tree heads.
+            # An in-memory SQLite database has one shared connection and cannot serve a second thread.
+            if settings.audit.sequencer_enabled and ":memory:" not in settings.resolved_database_url:
+                sequencer = Sequencer(get_database(), settings=settings.audit)
+                sequencer.start()
+                stack.callback(sequencer.stop)
+            yield
 
     # Swagger UI and ReDoc served from the package, not a CDN: the city's machines are offline.
     app = FastAPIOffline(

@@ -122,6 +122,3 @@ def get_database() -> Database:
         settings.ensure_data_dir()
     return Database(create_db_engine(settings.resolved_database_url))
 
-
-def session_scope() -> Any:
-    return get_database().session_scope()
