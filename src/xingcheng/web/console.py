@@ -15,6 +15,7 @@ from xingcheng.core.db import get_database
 from xingcheng.core.identity import service as identity
 from xingcheng.core.notifications import service as notifications
 from xingcheng.core.registry import NAV_SECTIONS, Module
+from xingcheng.core.schemas import PageParams
 from xingcheng.web import auth
 from xingcheng.web.cockpit import CardValue, compute_cards
 from xingcheng.web.labels import (
@@ -49,7 +50,7 @@ class Summary:
 def load_summary(modules: Sequence[Module], user: auth.WebUser) -> Summary:
     cards = compute_cards(modules) if user.has("cockpit:read") else []
     with get_database().session_scope() as session:
-        _, unread = notifications.list_for(session, principal=user.principal, unread_only=True, limit=1)
+        _, unread = notifications.list_for(session, principal=user.principal, page=PageParams(limit=1), unread_only=True)
         departments = len(identity.list_departments(session))
         divisions = sum(1 for d in identity.list_divisions(session) if d.level == "county")
     return Summary(cards=cards, unread=unread, departments=departments, divisions=divisions)
@@ -160,7 +161,7 @@ def register(modules: Sequence[Module]) -> None:
             with get_database().session_scope() as session:
                 items, total = notifications.list_for(
                     session, principal=user.principal, unread_only=state["unread_only"],
-                    limit=INBOX_PAGE_SIZE, offset=(state["page"] - 1) * INBOX_PAGE_SIZE,
+                    page=PageParams(limit=INBOX_PAGE_SIZE, offset=(state["page"] - 1) * INBOX_PAGE_SIZE),
                 )
                 return [
                     {"id": n.id, "title": n.title, "body": n.body, "link": n.link, "source": label(SOURCE_LABELS, n.source),

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 
 @router.get("", response_model=Page[NotificationRead], operation_id="notifications-list")
 def inbox(session: DbSession, principal: CurrentPrincipal, page: Pagination, unread_only: bool = False) -> Any:
-    items, total = service.list_for(session, principal=principal, unread_only=unread_only, limit=page.limit, offset=page.offset)
+    items, total = service.list_for(session, principal=principal, page=page, unread_only=unread_only)
     return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
 
 

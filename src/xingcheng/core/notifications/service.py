@@ -71,12 +71,12 @@ def _recipient_filter(principal: Principal) -> ColumnElement[bool]:
 
 
 def list_for(
-    session: Session, *, principal: Principal, unread_only: bool = False, limit: int = 50, offset: int = 0
+    session: Session, *, principal: Principal, page: PageParams, unread_only: bool = False
 ) -> tuple[Sequence[Notification], int]:
     statement = select(Notification).where(_recipient_filter(principal))
     if unread_only:
         statement = statement.where(Notification.read_at.is_(None))
-    return paginate(session, statement.order_by(Notification.id.desc()), PageParams(limit=limit, offset=offset))
+    return paginate(session, statement.order_by(Notification.id.desc()), page)
 
 
 def mark_read(session: Session, *, principal: Principal, notification_id: int) -> Notification:
