@@ -1,0 +1,1 @@
+"""Governance domain: traffic, air quality, safety early warning and citizen requests."""
