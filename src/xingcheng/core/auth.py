@@ -27,23 +27,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         "cockpit:read", "console:use", "notifications:send", "audit:read", "grants:read",
         "services:manage", "catalog:read", "catalog:write",
         "workflow:read", "workflow:admin", "workflow:task",
-        "iot:read", "iot:write",
+        "iot:read", "iot:write", "alerts:handle",
     }),
     Role.DATA_STEWARD: frozenset({
         "directory:read", "registries:read", "registries:write", "cockpit:read", "console:use",
         "notifications:send", "audit:read", "grants:read", "grants:manage", "services:manage",
         "catalog:read", "catalog:write", "workflow:read", "workflow:task",
-        "iot:read", "iot:write",
+        "iot:read", "iot:write", "alerts:handle",
     }),
     # services:manage for staff is limited to their own department's items in egov.services.
     Role.DEPARTMENT_STAFF: frozenset({
         "directory:read", "registries:read", "console:use", "cockpit:read", "notifications:send", "services:manage",
         "catalog:read", "catalog:write",  # catalog:write: own department's datasets only (datahub.catalog)
         "workflow:read", "workflow:task",  # workflow:task: own department's inbox only (workflow.inbox)
-        "iot:read",
+        "iot:read", "alerts:handle",
     }),
     Role.OPERATOR: frozenset({"directory:read", "cockpit:read", "console:use", "notifications:send", "catalog:read",
-                              "workflow:read", "iot:read", "iot:write"}),
+                              "workflow:read", "iot:read", "iot:write", "alerts:handle"}),
     Role.CITIZEN: frozenset({"self:read"}),
     Role.ENTERPRISE: frozenset({"self:read"}),
     Role.DEVICE: frozenset({"device:ingest"}),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -14,14 +14,21 @@ from xingcheng.core.auth import Principal
 from xingcheng.core.deps import CurrentPrincipal, DbSession, Pagination, RowId, require
 from xingcheng.core.errors import BadRequest, Invalid, UnsupportedMediaType
 from xingcheng.core.schemas import Page
-from xingcheng.iot import ingest, service
+from xingcheng.iot import alerts, ingest, rules, service
 from xingcheng.iot.schemas import (
     AggregateBucket,
+    AlertAction,
+    AlertRaise,
+    AlertRead,
+    AlertStats,
     DatastreamRead,
     IngestReport,
     LatestValue,
     ObservationBatch,
     ObservationPoint,
+    RuleCreate,
+    RuleRead,
+    RuleUpdate,
     ThingRead,
 )
 from xingcheng.iot.store import Interval, ObservationStore, request_store
@@ -30,6 +37,8 @@ router = APIRouter(prefix="/api/v1/iot", tags=["iot"])
 
 Store = Annotated[ObservationStore, Depends(request_store, scope="function")]
 Reader = Annotated[Principal, Depends(require("iot:read"))]
+Writer = Annotated[Principal, Depends(require("iot:write"))]
+Handler = Annotated[Principal, Depends(require("alerts:handle"))]
 MAX_ITEMS = 50_000
 NDJSON = "application/x-ndjson"
 
@@ -157,3 +166,77 @@ def latest_values(
     items, total = service.latest_values(session, store=store, page=page, thing_key=thing_key, kind=kind,
                                          division_code=division_code, property=property)
     return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+
+
+# ---- alert rules -----------------------------------------------------------------------------
+
+@router.get("/rules", response_model=Page[RuleRead], operation_id="iot-rules-list")
+def list_rules(session: DbSession, page: Pagination, _: Reader, kind: Annotated[str | None, Query(max_length=16)] = None) -> Any:
+    items, total = rules.list_rules(session, page=page, kind=kind)
+    return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+
+
+@router.post("/rules", response_model=RuleRead, status_code=201, operation_id="iot-rules-create")
+def create_rule(session: DbSession, data: RuleCreate, actor: Writer) -> Any:
+    """A rule evaluated on every ingested batch (threshold, sustained, rate_of_rise, flatline, combination)
+    or periodically (silent); parameters are checked per kind and every problem is listed."""
+    return rules.create_rule(session, data=data, actor=actor)
+
+
+@router.get("/rules/{key}", response_model=RuleRead, operation_id="iot-rules-get")
+def get_rule(session: DbSession, key: Annotated[str, Path(max_length=64)], _: Reader) -> Any:
+    return rules.get_rule_or_raise(session, key)
+
+
+@router.patch("/rules/{key}", response_model=RuleRead, operation_id="iot-rules-update")
+def update_rule(session: DbSession, key: Annotated[str, Path(max_length=64)], data: RuleUpdate, actor: Writer) -> Any:
+    return rules.update_rule(session, key=key, data=data, actor=actor)
+
+
+# ---- alerts ----------------------------------------------------------------------------------
+
+@router.get("/alerts", response_model=Page[AlertRead], operation_id="iot-alerts-list")
+def list_alerts(
+    session: DbSession, page: Pagination, _: Reader,
+    status: Annotated[Literal["live", "open", "acknowledged", "resolved", "closed"] | None, Query()] = None,
+    division_code: Annotated[str | None, Query(max_length=6)] = None,
+    department_code: Annotated[str | None, Query(max_length=32)] = None,
+    severity: Annotated[str | None, Query(max_length=16)] = None,
+    source: Annotated[str | None, Query(max_length=32)] = None,
+    thing_key: Annotated[str | None, Query(max_length=64)] = None,
+) -> Any:
+    """Newest first; ``status=live`` means open or acknowledged."""
+    items, total = alerts.list_alerts(session, page=page, status=status, division_code=division_code,
+                                      department_code=department_code, severity=severity, source=source,
+                                      thing_key=thing_key)
+    return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+
+
+@router.post("/alerts", response_model=AlertRead, status_code=201, operation_id="iot-alerts-raise")
+def raise_alert(session: DbSession, data: AlertRaise, actor: Handler) -> Any:
+    """Raise an alert by hand (e.g. a phoned-in incident); a live alert with the same dedup_key counts one more occurrence."""
+    alert, _ = alerts.raise_alert(session, data, actor=actor)
+    return alert
+
+
+@router.get("/alerts/stats", response_model=AlertStats, operation_id="iot-alerts-stats")
+def alert_stats(session: DbSession, _: Reader) -> Any:
+    return alerts.alert_stats(session)
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertRead, operation_id="iot-alerts-get")
+def get_alert(session: DbSession, alert_id: RowId, _: Reader) -> Any:
+    return alerts.get_alert_or_raise(session, alert_id)
+
+
+def _transition_route(to: str, verb: str) -> None:
+    def move(session: DbSession, alert_id: RowId, actor: Handler, data: AlertAction | None = None) -> Any:
+        return alerts.transition(session, alert_id=alert_id, to=to, actor=actor, note=data.note if data else "")
+
+    move.__doc__ = f"Mark the alert {to}; 409 when its status does not allow that."
+    router.add_api_route(f"/alerts/{{alert_id}}/{verb}", move, methods=["POST"], response_model=AlertRead,
+                         operation_id=f"iot-alerts-{verb}", name=f"iot_alert_{verb}")
+
+
+for _to, _verb in (("acknowledged", "acknowledge"), ("resolved", "resolve"), ("closed", "close")):
+    _transition_route(_to, _verb)

@@ -13,17 +13,20 @@ import math
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from xingcheng.core.auth import SYSTEM
 from xingcheng.core.errors import Unavailable
 from xingcheng.core.identity.models import Division
 from xingcheng.core.registry import DemoContext, DemoStep
-from xingcheng.iot import catalogue
+from xingcheng.iot import catalogue, rules
 from xingcheng.iot.importer import import_things
-from xingcheng.iot.models import Datastream, ObservedProperty, Thing
+from xingcheng.iot.models import AlertRule, Datastream, ObservedProperty, Thing
+from xingcheng.iot.schemas import RuleCreate
 from xingcheng.iot.store import borrowed_store
 
 log = logging.getLogger("xingcheng.iot")
@@ -135,16 +138,75 @@ def observation_table(session: Session, rng: random.Random, hours: int) -> pa.Ta
     })
 
 
+# The city's standing alert rules (the thresholds follow common municipal practice: 25 %LEL is the
+# usual second-stage gas alarm, 10 %LEL the first).
+DEMO_RULES: list[dict[str, Any]] = [
+    {"key": "gas-leak-lel", "name": "燃气泄漏浓度超限", "kind": "threshold", "severity": "critical", "property": "methane_lel",
+     "params": {"op": "ge", "value": 10.0, "clear_value": 5.0}},
+    {"key": "gas-leak-ramp", "name": "燃气浓度快速上升", "kind": "rate_of_rise", "severity": "warning", "property": "methane_lel",
+     "params": {"rise": 3.0, "window_s": 1800}},
+    {"key": "manhole-water-rise", "name": "井下水位快速上涨", "kind": "rate_of_rise", "severity": "warning",
+     "property": "water_level", "params": {"rise": 25.0, "window_s": 3600}},
+    {"key": "manhole-cover-open", "name": "井盖倾斜（疑似移位）", "kind": "threshold", "severity": "critical",
+     "property": "cover_tilt", "params": {"op": "gt", "value": 15.0, "clear_value": 5.0}},
+    {"key": "bridge-vibration", "name": "桥梁振动持续超限", "kind": "sustained", "severity": "critical",
+     "property": "vibration_accel", "params": {"op": "gt", "value": 2.5, "duration_s": 900}},
+    {"key": "building-tilt", "name": "房屋倾斜超限", "kind": "threshold", "severity": "critical", "property": "tilt",
+     "params": {"op": "gt", "value": 1.0, "clear_value": 0.8}},
+    {"key": "water-ph-stuck", "name": "水质pH传感器数值僵死", "kind": "flatline", "severity": "info", "property": "ph",
+     "params": {"duration_s": 7200, "tolerance": 0.0}},
+    {"key": "machine-overheat", "name": "设备高温且振动异常", "kind": "combination", "severity": "warning",
+     "property": "temperature", "params": {"window_s": 900, "conditions": [
+         {"property": "temperature", "op": "gt", "value": 85.0}, {"property": "vibration_rms", "op": "gt", "value": 7.1}]}},
+]
+
+
+def create_demo_rules(session: Session) -> int:
+    known = set(session.scalars(select(AlertRule.key)))
+    made = 0
+    for spec in DEMO_RULES:
+        if spec["key"] not in known:
+            rules.create_rule(session, data=RuleCreate.model_validate(spec), actor=SYSTEM)
+            made += 1
+    return made
+
+
+def inject_incidents(session: Session, observations: pa.Table, rng: random.Random) -> pa.Table:
+    """A gas leak ramp and a water-level rise in the last hour, so the alert board shows real rule output."""
+    ramps = {"methane_lel": (0.3, 28.0), "water_level": (18.0, 95.0)}
+    values = observations.column("result").to_pylist()
+    ids = observations.column("datastream_id").to_pylist()
+    times = observations.column("phenomenon_time").to_pylist()
+    end = DEMO_END.replace(tzinfo=None)
+    for prop, (low, high) in ramps.items():
+        candidates = list(session.scalars(
+            select(Datastream.id).join(ObservedProperty, ObservedProperty.id == Datastream.observed_property_id)
+            .join(Thing, Thing.id == Datastream.thing_id)
+            .where(ObservedProperty.name == prop, Thing.status == "active", Thing.division_code == "430102")
+            .order_by(Datastream.id)
+        ))
+        if not candidates:
+            continue
+        target = rng.choice(candidates)
+        for i, (ds, moment) in enumerate(zip(ids, times, strict=True)):
+            minutes_left = (end - moment).total_seconds() / 60
+            if ds == target and minutes_left <= 60:
+                values[i] = round(low + (high - low) * (60 - minutes_left) / 60 + rng.gauss(0, 0.2), 3)
+    return observations.set_column(observations.schema.get_field_index("result"), "result", pa.array(values, pa.float64()))
+
+
 def load_sensors(session: Session, ctx: DemoContext) -> None:
     rng = ctx.rng("iot")
     report = import_things(session, table=thing_table(session, rng, THINGS[ctx.scale]), progress=ctx.progress,
                            recorded_at=RECORDED_AT)
-    observations = observation_table(session, rng, HOURS[ctx.scale])
+    create_demo_rules(session)
+    observations = inject_incidents(session, observation_table(session, rng, HOURS[ctx.scale]), rng)
     stored = 0
     try:
         with borrowed_store() as store:
             store.append(observations)
             stored = observations.num_rows
+        ctx.facts["iot_alerts"] = rules.evaluate_batch(session, observations)  # the rules see the readings as if streamed
     except Unavailable as exc:
         # The registry is the demo's substance; readings can be streamed later, so say why and go on.
         log.warning("demo sensor readings skipped: %s", exc.detail)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from xingcheng.core.registry import CockpitCard, Module
-from xingcheng.iot import service
+from xingcheng.iot import alerts, runtime, service
 from xingcheng.iot.api import router
 from xingcheng.iot.cli import cli
 from xingcheng.iot.demo import DEMO_STEPS
-from xingcheng.iot.store import close_store, open_store
 
 module = Module(
     name="iot",
@@ -15,8 +14,12 @@ module = Module(
     cli=cli,
     cli_name="iot",
     demo_steps=DEMO_STEPS,
-    cockpit_cards=(CockpitCard("iot_things", "在网感知设备", lambda s: service.count_things(s), unit="台", order=30),),
-    # DuckDB admits one writing process: the serving process owns the store file while it runs.
-    on_startup=open_store,
-    on_shutdown=close_store,
+    cockpit_cards=(
+        CockpitCard("iot_things", "在网感知设备", lambda s: service.count_things(s), unit="台", order=30),
+        CockpitCard("iot_live_alerts", "未处置预警", lambda s: alerts.count_live(s), unit="条", order=31),
+    ),
+    # DuckDB admits one writing process: the serving process owns the store file while it runs,
+    # and sweeps for silent sensors.
+    on_startup=runtime.start,
+    on_shutdown=runtime.stop,
 )
