@@ -6,6 +6,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,17 @@ class ApiSettings(BaseModel):
     max_page_size: int = Field(default=1000, ge=1)
 
 
+class IotSettings(BaseModel):
+    """``XC_IOT__*``: the sensing platform's store and ingest workers."""
+
+    store: Literal["duckdb", "postgres"] = "duckdb"  # postgres = the database at XC_DATABASE_URL (must be PostgreSQL)
+    embedded_worker: bool = True  # run one MQTT ingest worker inside `serve` when XC_MQTT_URL is set
+    worker_id: str = Field(default="xc-ingest-serve", min_length=1, max_length=64)  # stable: the broker keeps its session
+    worker_batch_size: int = Field(default=5000, ge=1, le=50_000)
+    raw_retention_days: int = Field(default=90, ge=1)
+    aggregate_retention_days: int = Field(default=3650, ge=1)
+
+
 class Settings(BaseSettings):
     """Everything an operator may set; flat names for the ones scripts use."""
 
@@ -53,6 +65,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     grants: GradePolicy = GradePolicy()
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    iot: IotSettings = Field(default_factory=IotSettings)
 
     @field_validator("secret_key")
     @classmethod

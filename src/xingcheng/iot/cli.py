@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -11,8 +13,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from xingcheng.core.db import get_database
+from xingcheng.core.errors import Unavailable
 from xingcheng.core.migrate import upgrade
+from xingcheng.core.settings import get_settings
 from xingcheng.iot.importer import import_things, read_file
+from xingcheng.iot.store import close_store, open_store
+from xingcheng.iot.worker import SHARE_GROUP, IngestWorker, shared_filter
 
 console = Console(stderr=True)
 cli = typer.Typer(help="IoT sensing (物联感知): sensor registry and observations.", no_args_is_help=True)
@@ -45,3 +51,32 @@ def import_command(
         f"[green]{report.things} things and {report.datastreams} datastreams registered[/] "
         f"({report.skipped} already known) in {report.seconds:.1f} s"
     )
+
+
+@cli.command("worker")
+def worker_command(
+    worker_id: Annotated[str, typer.Option("--id", help="Stable client id of this worker slot, e.g. xc-ingest-1.")],
+    group: Annotated[str, typer.Option(help="Shared-subscription group the workers split the load in.")] = SHARE_GROUP,
+    batch_size: Annotated[int, typer.Option(min=1, max=50_000, help="Observations per durable write.")] = 5000,
+) -> None:
+    """Consume device observations from MQTT (shared subscription, manual acks after the durable write)."""
+    settings = get_settings()
+    if not settings.mqtt_url:
+        raise Unavailable("set XC_MQTT_URL to the broker the devices publish to (e.g. mqtt://127.0.0.1:1883)")
+    database = get_database()
+    upgrade(database.engine)
+    store = open_store()  # one clear line when the serving process holds the embedded store
+    worker = IngestWorker(settings.mqtt_url, client_id=worker_id, database=database, store=store, group=group,
+                          batch_size=batch_size)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    console.print(f"ingest worker {worker_id} consuming {shared_filter(group)} (Ctrl+C to stop)")
+    worker.start()
+    try:
+        while not stop.wait(10.0):
+            s = worker.stats
+            console.print(f"{s.messages} messages: {s.accepted} accepted, {s.duplicate} duplicate, {s.rejected} rejected")
+    finally:
+        worker.stop()
+        close_store()
