@@ -7,10 +7,12 @@ from xingcheng.iot import alerts, runtime, service
 from xingcheng.iot.api import router
 from xingcheng.iot.cli import cli
 from xingcheng.iot.demo import DEMO_STEPS
+from xingcheng.iot.sta_api import router as sensorthings_router
 
 module = Module(
     name="iot",
     router=router,
+    public_router=sensorthings_router,  # OGC SensorThings under /sta/v1.1; its routes still require iot:read
     cli=cli,
     cli_name="iot",
     demo_steps=DEMO_STEPS,

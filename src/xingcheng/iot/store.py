@@ -63,6 +63,43 @@ class Latest:
     value: float
 
 
+_OPS = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+@dataclass(frozen=True)
+class ObservationFilter:
+    """Which observations a SensorThings-style query wants; comparisons are whitelisted, values bound."""
+
+    datastream_id: int | None = None
+    time_eq: datetime | None = None
+    time_conditions: tuple[tuple[str, datetime], ...] = ()
+    result_conditions: tuple[tuple[str, float], ...] = ()
+
+    def narrowed_time(self, op: str, moment: datetime) -> ObservationFilter:
+        return ObservationFilter(self.datastream_id, self.time_eq, (*self.time_conditions, (op, moment)),
+                                 self.result_conditions)
+
+    def narrowed_result(self, op: str, value: float) -> ObservationFilter:
+        return ObservationFilter(self.datastream_id, self.time_eq, self.time_conditions,
+                                 (*self.result_conditions, (op, value)))
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = ["TRUE"], list[Any]()
+        if self.datastream_id is not None:
+            clauses.append("datastream_id = ?")
+            params.append(self.datastream_id)
+        if self.time_eq is not None:
+            clauses.append("phenomenon_time = ?")
+            params.append(_naive_utc(self.time_eq))
+        for op, moment in self.time_conditions:
+            clauses.append(f"phenomenon_time {_OPS[op]} ?")
+            params.append(_naive_utc(moment))
+        for op, value in self.result_conditions:
+            clauses.append(f"result {_OPS[op]} ?")
+            params.append(value)
+        return " AND ".join(clauses), params
+
+
 class ObservationStore(Protocol):
     """What ingest and the read API need from a time-series backend."""
 
@@ -79,6 +116,14 @@ class ObservationStore(Protocol):
     def latest(self, datastream_ids: list[int]) -> list[Latest]: ...
 
     def count(self) -> int: ...
+
+    def query(
+        self, wanted: ObservationFilter, *, limit: int, offset: int = 0, descending: bool = True,
+    ) -> list[tuple[int, datetime, float]]:
+        """(datastream id, time, value) rows matching ``wanted``, newest first unless ``descending`` is False."""
+        ...
+
+    def count_matching(self, wanted: ObservationFilter) -> int: ...
 
     def close(self) -> None: ...
 
@@ -205,6 +250,22 @@ class DuckDBObservationStore:
 
     def count(self) -> int:
         return int(self._query("SELECT count(*) FROM observation", [])[0][0])
+
+    def query(
+        self, wanted: ObservationFilter, *, limit: int, offset: int = 0, descending: bool = True,
+    ) -> list[tuple[int, datetime, float]]:
+        where, params = wanted.where()
+        direction = "DESC" if descending else "ASC"
+        rows = self._query(
+            f"SELECT datastream_id, phenomenon_time, result FROM observation WHERE {where} "  # noqa: S608 - whitelisted
+            f"ORDER BY phenomenon_time {direction}, datastream_id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [(int(ds), _aware(t), float(v)) for ds, t, v in rows]
+
+    def count_matching(self, wanted: ObservationFilter) -> int:
+        where, params = wanted.where()
+        return int(self._query(f"SELECT count(*) FROM observation WHERE {where}", params)[0][0])  # noqa: S608
 
     def close(self) -> None:
         with self._lock:
