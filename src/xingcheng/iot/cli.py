@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from xingcheng.core.db import get_database
 from xingcheng.core.errors import Unavailable
 from xingcheng.core.migrate import upgrade
 from xingcheng.core.settings import get_settings
+from xingcheng.iot.evaluation import simulate_and_evaluate
 from xingcheng.iot.importer import import_things, read_file
 from xingcheng.iot.store import close_store, open_store
 from xingcheng.iot.worker import SHARE_GROUP, IngestWorker, shared_filter
@@ -80,3 +83,29 @@ def worker_command(
     finally:
         worker.stop()
         close_store()
+
+
+@cli.command("evaluate")
+def evaluate_command(
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated day.")] = 7,
+    hours: Annotated[int, typer.Option(min=6, max=168, help="Simulated hours.")] = 24,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
+) -> None:
+    """Score the city's alert rules: a simulated day with labelled incidents and near misses, precision and recall."""
+    database = get_database()
+    upgrade(database.engine)
+    spinner = console.status("simulating and evaluating…", spinner="dots") if not json_output else nullcontext()
+    with database.session_scope() as session, spinner:
+        result = simulate_and_evaluate(session, seed=seed, hours=hours)
+    if json_output:
+        print(json.dumps(result.as_dict(), ensure_ascii=False))
+        return
+    table = Table(title=f"alert accuracy: {result.things} sensors, {result.observations:,} observations, {hours} h")
+    for column in ("incidents", "near misses", "alerts", "true pos.", "false pos.", "precision", "recall", "mean detection"):
+        table.add_column(column, justify="right")
+    table.add_row(str(result.incidents), str(result.near_misses), str(result.alerts), str(result.true_positives),
+                  str(result.false_positives), f"{result.precision:.1%}", f"{result.recall:.1%}",
+                  f"{result.mean_detection_minutes} min" if result.mean_detection_minutes is not None else "-")
+    Console().print(table)
+    for kind, figures in result.by_type.items():
+        Console().print(f"  {kind}: {figures['incidents']:.0f} incidents, recall {figures['recall']:.1%}")

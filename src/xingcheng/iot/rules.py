@@ -4,10 +4,12 @@ Each ingested batch is filtered (Arrow) to the datastreams some enabled rule wat
 (rule, subject) pair then steps through its new points in time order with the state it kept from
 earlier batches (``iot_alert_rule_state``). Kinds:
 
-- ``threshold``: alarms when the value is on the ``op`` side of ``value``; with ``clear_value``
-  the alert clears only past that level (hysteresis), so a value hovering at the line does not flap.
+- ``threshold``: alarms when the value is on the ``op`` side of ``value`` for ``min_points``
+  consecutive readings (default 1); with ``clear_value`` the alert clears only past that level
+  (hysteresis), so a value hovering at the line does not flap.
 - ``sustained``: the threshold condition held continuously for ``duration_s``.
-- ``rate_of_rise``: the value rose by at least ``rise`` within ``window_s`` (e.g. a gas leak ramp).
+- ``rate_of_rise``: the value rose by at least ``rise`` within ``window_s`` (e.g. a gas leak ramp),
+  for ``min_points`` consecutive readings.
 - ``flatline``: the value stayed within ``tolerance`` for ``duration_s`` (a stuck sensor).
 - ``silent``: no observation for ``silent_after_s`` — absence never arrives with a batch, so
   ``sweep_silent`` runs periodically inside ``serve``.
@@ -176,9 +178,11 @@ def _dedup_key(rule: AlertRule, subject: str) -> str:
 def _step_threshold(pair: _Pair, t: float, v: float) -> None:
     p, s = pair.rule.params, pair.state
     alarming = COMPARE[p["op"]](v, p["value"])
-    if not s.active and alarming:
+    # Debounce: a single glitching sample is not a leak; ``min_points`` consecutive readings are.
+    s.state["run"] = s.state.get("run", 0) + 1 if alarming else 0
+    if not s.active and alarming and s.state["run"] >= p.get("min_points", 1):
         s.active = True
-        pair.raised.append((_dt(t), v, {"threshold": p["value"], "op": p["op"]}))
+        pair.raised.append((_dt(t), v, {"threshold": p["value"], "op": p["op"], "points": s.state["run"]}))
     elif s.active:
         clear = p.get("clear_value")
         cleared = not alarming if clear is None else not COMPARE[p["op"]](v, clear)
@@ -206,7 +210,8 @@ def _step_rate(pair: _Pair, t: float, v: float) -> None:
     history: list[list[float]] = [h for h in st.get("history", []) if h[0] >= t - p["window_s"]]
     low = min((h[1] for h in history), default=v)
     rise = v - low
-    if not pair.state.active and rise >= p["rise"]:
+    st["run"] = st.get("run", 0) + 1 if rise >= p["rise"] else 0  # debounce as for thresholds
+    if not pair.state.active and rise >= p["rise"] and st["run"] >= p.get("min_points", 1):
         pair.state.active = True
         pair.raised.append((_dt(t), v, {"rise": round(rise, 6), "window_s": p["window_s"]}))
     elif pair.state.active and rise < p["rise"] / 2 and history:

@@ -111,6 +111,7 @@ class RuleParams(Schema):
     op: Comparison | None = Field(default=None, description="threshold/sustained: the alarming side of `value`")
     value: float | None = Field(default=None, description="threshold/sustained level")
     clear_value: float | None = Field(default=None, description="threshold hysteresis: the alert clears past this level")
+    min_points: int | None = Field(default=None, ge=1, le=100, description="threshold/rate_of_rise: consecutive readings needed")
     duration_s: int | None = Field(default=None, ge=1, le=7 * 86400, description="sustained/flatline: how long")
     rise: float | None = Field(default=None, gt=0, description="rate_of_rise: increase that alarms within window_s")
     window_s: int | None = Field(default=None, ge=1, le=86400, description="rate_of_rise/combination window")
