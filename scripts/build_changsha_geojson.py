@@ -1,4 +1,4 @@
-"""Regenerate ``src/xingcheng/web/assets/changsha_districts.geojson``.
+"""Regenerate ``src/xingcheng/datahub/registries/data/changsha_districts.geojson``.
 
 The web console draws Changsha's nine county-level divisions (区县) with an
 ECharts map. The console must work without internet access, so the boundaries
@@ -34,7 +34,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = (
-    REPO_ROOT / "src" / "xingcheng" / "web" / "assets" / "changsha_districts.geojson"
+    REPO_ROOT / "src" / "xingcheng" / "datahub" / "registries" / "data" / "changsha_districts.geojson"
 )
 
 CITY = "长沙市"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from fastapi import Response
 from nicegui import app
 
-GEOJSON_FILE = Path(__file__).parent / "assets" / "changsha_districts.geojson"
+import xingcheng.datahub.registries.spatial as spatial
+
+GEOJSON_FILE = spatial.GEOJSON_FILE  # the spatial registry owns the boundary data
 GEOJSON_URL = "/xc-assets/changsha_districts.geojson"
 MAP_NAME = "changsha"
 

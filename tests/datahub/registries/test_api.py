@@ -8,12 +8,24 @@ from stdnum.cn import ric
 
 
 def test_staff_list_is_masked_and_paged(client, auth):
-    page = client.get("/api/v1/registries/persons?limit=5&offset=5", headers=auth("clerk")).json()
+    # Reads go through the grant check: 行政审批服务局 holds a grant for 政务服务办理 (L3, masked).
+    page = client.get("/api/v1/registries/persons?limit=5&offset=5&purpose=政务服务办理", headers=auth("clerk")).json()
     assert page["limit"] == 5 and page["offset"] == 5 and len(page["items"]) == 5
-    assert page["total"] >= 1000
+    assert page["total"] >= 1000 and page["basis"] == "grant"
+    assert page["fields"]["id_number"] == "masked" and page["fields"]["phone"] == "withheld"  # phone is L4
     for person in page["items"]:
         assert re.fullmatch(r"\d{6}\*{8}\d{3}[\dX]", person["id_number"])
-        assert "*" in person["name"]
+        assert "*" in person["name"] and "phone" not in person
+
+
+def test_staff_without_purpose_see_only_the_internal_view(client, auth):
+    page = client.get("/api/v1/registries/persons?limit=3", headers=auth("clerk")).json()
+    assert page["basis"] == "staff"
+    assert all("id_number" not in p and "name" not in p and "division_code" in p for p in page["items"])
+    denied = client.get("/api/v1/registries/persons?limit=3&purpose=随便看看", headers=auth("clerk"))
+    assert denied.status_code == 403 and denied.headers["content-type"].startswith("application/problem+json")
+    by_name = client.get("/api/v1/registries/persons?name=张", headers=auth("clerk"))
+    assert by_name.status_code == 403  # filtering on a field one may not see would reveal it
 
 
 def test_filter_by_district(client, auth):
@@ -60,7 +72,7 @@ def test_every_registry_read_is_audited(client, auth, any_db):
         select(AuditEntry).where(AuditEntry.action.like("registries.person.%")).order_by(AuditEntry.id)
     ).all()
     assert [(e.actor_name, e.action, e.result) for e in entries[-2:]] == [
-        ("steward", "registries.person.list", "masked"),
+        ("steward", "registries.person.list", "staff"),
         ("citizen", "registries.person.read_own", "ok"),
     ]
     assert entries[-2].details["division_code"] == "430105" and entries[-2].details["returned"] == 3

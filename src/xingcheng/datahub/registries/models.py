@@ -1,13 +1,15 @@
-"""Person (人口库) and legal entity (法人库): the shared schema every module reads and extends."""
+"""The base registries: person (人口库), legal entity (法人库), e-licences (电子证照库), standard addresses (空间地理库),
+and the 一数一源 tables (field ownership, claims)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xingcheng.core.db import Base, TimestampMixin
+from xingcheng.core.db import Base, TimestampMixin, utcnow
 
 
 class Person(TimestampMixin, Base):
@@ -71,3 +73,120 @@ class LegalEntity(TimestampMixin, Base):
     high_tech: Mapped[bool] = mapped_column(default=False)
     rd_spend_yuan: Mapped[int] = mapped_column(BigInteger, default=0)
     exporter: Mapped[bool] = mapped_column(default=False)
+
+
+class LicenceSigningKey(Base):
+    """A public key that has signed e-licences; kept after rotation so old licences still verify."""
+
+    __tablename__ = "registry_licence_key"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex SHA-256 of the raw public key
+    public_key: Mapped[str] = mapped_column(String(64))  # hex of the raw 32-byte Ed25519 public key
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Licence(TimestampMixin, Base):
+    """One electronic licence or certificate (电子证照), signed with Ed25519 over its canonical payload."""
+
+    __tablename__ = "registry_licence"
+    __table_args__ = (Index("ix_registry_licence_holder", "holder_id", "licence_type"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    licence_type: Mapped[str] = mapped_column(String(32), index=True)  # business_licence, resident_id_card …
+    type_name: Mapped[str] = mapped_column(String(64))  # 营业执照, 居民身份证 …
+    holder_kind: Mapped[str] = mapped_column(String(16))  # person | legal_entity
+    holder_id: Mapped[str] = mapped_column(String(18))  # GB 11643 ID number or GB 32100 credit code
+    holder_name: Mapped[str] = mapped_column(String(128))
+    issuing_department_code: Mapped[str] = mapped_column(ForeignKey("department.code"))
+    valid_from: Mapped[date]
+    valid_until: Mapped[date | None] = mapped_column(default=None)  # None = long-term (长期)
+    status: Mapped[str] = mapped_column(String(16), default="valid")  # valid | revoked
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(128))
+    issued_at: Mapped[datetime]
+    salt: Mapped[str] = mapped_column(String(32))  # hex; keeps the public payload hash from confirming guesses
+    payload_hash: Mapped[str] = mapped_column(String(64))  # hex SM3 of the canonical payload
+    signing_key_id: Mapped[str] = mapped_column(ForeignKey("registry_licence_key.key_id"))
+    signature: Mapped[str] = mapped_column(String(128))  # hex Ed25519 signature
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    revoked_by: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class StandardAddress(Base):
+    """A standard address (标准地址): district → street → community → road → number, with WGS84 coordinates."""
+
+    __tablename__ = "registry_address"
+    __table_args__ = (Index("ix_registry_address_road", "division_code", "road", "house_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)  # 430104-007-0123
+    division_code: Mapped[str] = mapped_column(ForeignKey("division.code"))
+    street: Mapped[str] = mapped_column(String(32))  # 街道 / 镇
+    community: Mapped[str] = mapped_column(String(32))  # 社区
+    road: Mapped[str] = mapped_column(String(32))
+    house_number: Mapped[int]
+    full_address: Mapped[str] = mapped_column(String(200))
+    lon: Mapped[float]
+    lat: Mapped[float]
+
+
+# ---- 一数一源 and 多源校核 ------------------------------------------------------------------------------
+
+class FieldOwner(Base):
+    """一数一源: the one department whose word is authoritative for a registry field."""
+
+    __tablename__ = "registry_field_owner"
+    __table_args__ = (UniqueConstraint("registry_name", "field"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registry_name: Mapped[str] = mapped_column(String(16))  # person | legal_entity
+    field: Mapped[str] = mapped_column(String(64))
+    department_code: Mapped[str] = mapped_column(ForeignKey("department.code"))
+    grade: Mapped[str] = mapped_column(String(2))  # L1 … L4
+    kind: Mapped[str | None] = mapped_column(String(16), default=None)  # masking kind, None = no masking kind
+
+
+class FieldClaim(TimestampMixin, Base):
+    """What a non-authoritative department says a registry field is: evidence, never an overwrite."""
+
+    __tablename__ = "registry_claim"
+    __table_args__ = (Index("ix_registry_claim_record", "registry_name", "record_key", "field"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registry_name: Mapped[str] = mapped_column(String(16))
+    record_key: Mapped[str] = mapped_column(String(18))  # ID number or credit code
+    field: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str | None] = mapped_column(Text)  # canonical JSON of the claimed value
+    department_code: Mapped[str] = mapped_column(ForeignKey("department.code"))
+    source: Mapped[str] = mapped_column(String(128))  # the claimant's system / document reference
+    observed_at: Mapped[datetime]  # when the claimant observed the value
+    # agrees | conflict | no_record | accepted | rejected | superseded
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    authority_department_code: Mapped[str] = mapped_column(String(32))
+    authority_value: Mapped[str | None] = mapped_column(Text, default=None)  # canonical JSON at the last check
+    checked_at: Mapped[datetime]
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    resolved_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_note: Mapped[str | None] = mapped_column(String(500), default=None)
+
+
+class CorrectionRequest(TimestampMixin, Base):
+    """A steward-accepted claim sent to the authoritative department, which applies or declines it."""
+
+    __tablename__ = "registry_correction"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("registry_claim.id"), index=True)
+    registry_name: Mapped[str] = mapped_column(String(16))
+    record_key: Mapped[str] = mapped_column(String(18))
+    field: Mapped[str] = mapped_column(String(64))
+    proposed_value: Mapped[str | None] = mapped_column(Text)
+    authority_department_code: Mapped[str] = mapped_column(ForeignKey("department.code"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | applied | declined
+    requested_by: Mapped[str] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    note: Mapped[str | None] = mapped_column(String(500), default=None)
