@@ -35,7 +35,7 @@ def test_generic_process_end_to_end(client, auth, any_db):
     assert instance["status"] == "running" and instance["current_tasks"] == ["accept"]
     assert "*" in instance["variables"]["id_number"]  # personal identifiers masked on the way out
     steward = auth("steward")  # 市数据资源局 (dsj), the department the instance was routed to
-    for step, variables in [("accept", {}), ("review", {}), ("decide", {"approved": True}), ("deliver", {})]:
+    for step, variables in [("accept", {}), ("review", {}), ("decide", {"approved": True})]:
         inbox = client.get("/api/v1/workflow/tasks", headers=steward).json()
         task = next(t for t in inbox["items"] if t["instance_id"] == instance["id"])
         assert task["task_spec"] == step and task["department_code"] == "dsj"
@@ -49,7 +49,7 @@ def test_generic_process_end_to_end(client, auth, any_db):
     assert detail["status"] == "completed" and detail["variables"]["outcome"] == "approved"
     assert detail["variables"]["applicant"]["found"] is True
     actions = [e["action"] for e in detail["timeline"]]
-    assert actions == ["start", *["task.claim", "task.complete"] * 4, "complete"]
+    assert actions == ["start", *["task.claim", "task.complete"] * 3, "complete"]
     audited = set(any_db.scalars(select(AuditEntry.action).where(
         AuditEntry.subject == f"workflow_instance:{instance['id']}")))
     assert {"workflow.start", "workflow.task.complete", "workflow.complete", "workflow.identity_check"} <= audited

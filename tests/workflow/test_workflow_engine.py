@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from workflow_builders import ENTERPRISE_DEPARTMENTS, clerk_of, some_person
+from workflow_builders import ENTERPRISE_DEPARTMENTS, clerk_of, enterprise_variables, some_person
 
 from xingcheng.core.auth import SYSTEM
 from xingcheng.core.db import Database, create_db_engine, utcnow
@@ -25,7 +25,7 @@ def open_tasks(session, instance_id):
 def test_enterprise_start_fans_out_to_five_departments_and_joins(any_db):
     person = some_person(any_db)
     instance = service.start_instance(any_db, process_key="enterprise_start", actor=SYSTEM, business_key="QYKB-1",
-                                      variables={"id_number": person.id_number, "applicant_account": 1})
+                                      variables=enterprise_variables(person))
     tasks = open_tasks(any_db, instance.id)
     assert sorted(t.department_code for t in tasks) == sorted(ENTERPRISE_DEPARTMENTS)
     assert len({t.task_spec for t in tasks}) == 5
@@ -34,6 +34,7 @@ def test_enterprise_start_fans_out_to_five_departments_and_joins(any_db):
         inbox.complete_task(any_db, task_id=task.id, principal=clerk_of(task.department_code), variables={})
         assert len(open_tasks(any_db, instance.id)) == 5 - number
     assert instance.status == "completed" and instance.variables["outcome"] == "approved"
+    assert len(instance.variables["licences"]) == 5  # the join delivers every licence at once
     delivered = any_db.scalars(select(Notification).where(Notification.recipient_key == "1",
                                                           Notification.title == "企业开办已办结")).all()
     assert len(delivered) == 1
@@ -57,7 +58,7 @@ def test_instance_survives_a_restart(client, auth, any_db):
     from xingcheng.core.deps import get_session
 
     started = client.post("/api/v1/workflow/instances", headers=auth("admin"), json={
-        "process_key": "enterprise_start", "variables": {"applicant_account": 1}}).json()
+        "process_key": "enterprise_start", "variables": enterprise_variables(some_person(any_db))}).json()
     engine.clear_cache()
     any_db.expunge_all()
     fresh = create_app(with_ui=False)

@@ -30,3 +30,11 @@ def problem(response: Any, status: int) -> dict[str, Any]:
     body: dict[str, Any] = response.json()
     assert body["status"] == status
     return body
+
+
+def enterprise_variables(person: Person, **extra: Any) -> dict[str, Any]:
+    """What the enterprise-start process reads: the founder and the 一表申请 fields."""
+    return {"id_number": person.id_number, "applicant_name": person.name, "applicant_account": 1,
+            "enterprise_name": "长沙湘江测试科技有限公司", "division_code": "430104", "address": "长沙市岳麓区麓谷街道1号",
+            "registered_capital_yuan": 300_000, "industry_code": "I65", "business_scope": "软件开发", "employees": 3,
+            "seal_count": 2, "application_number": "QYKB-1", **extra}

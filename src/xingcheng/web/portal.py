@@ -11,6 +11,7 @@ from nicegui import ui
 from xingcheng.core.settings import Settings
 from xingcheng.web import auth
 from xingcheng.web.layout import CONSOLE_CSS, PLATFORM_NAME, PRIMARY
+from xingcheng.web.qa import portal_widget as qa_widget
 
 PORTAL_CSS = """
 .xc-hero { background: linear-gradient(135deg, #0e2f66 0%, #1a56a8 55%, #2d8cf0 100%); color: #fff;
@@ -61,6 +62,8 @@ def register(*, settings: Settings) -> None:
                         ui.icon(icon, size="md", color="primary")
                         ui.label(title).classes("xc-feature-title")
                     ui.label(text).classes("text-grey-8 leading-relaxed")
+        with ui.row().classes("w-full justify-center px-10 pb-6"):
+            qa_widget()  # 智能问答: the finder, no login
         with ui.row().classes("w-full justify-center gap-6 pb-10 text-grey-7"):
             ui.link("登录工作台", "/login")
             ui.link("城市运行驾驶舱", "/cockpit")

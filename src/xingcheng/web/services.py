@@ -200,7 +200,13 @@ def guide_page(code: str) -> None:
         if guide["legal_basis"]:
             ui.label("设定依据").classes("xc-svc-section")
             ui.label(guide["legal_basis"]).classes("text-grey-9")
-        ui.label("在线申办将在后续版本开放；现可前往以上任一办理地点办理。").classes("text-grey-7 mt-4")
+        if guide["online"]:
+            ui.button("在线申办", icon="edit_document",
+                      on_click=lambda: ui.navigate.to(f"/portal/apply/{guide['code']}")).props("unelevated").classes(
+                "mt-4 xc-svc-apply")
+            ui.label("登录后在线提交；政府已掌握的材料无需再次提交。也可前往以上任一办理地点办理。").classes("text-grey-7")
+        else:
+            ui.label("本事项需前往以上任一办理地点办理。").classes("text-grey-7 mt-4")
         ui.link("返回事项目录", "/portal/services")
 
 

@@ -80,7 +80,7 @@ def upload_definition(file: Annotated[UploadFile, File(description=".bpmn or .dm
 
 @router.get("/instances", response_model=Page[InstanceRead], operation_id="workflow-instances-list")
 def list_instances(session: DbSession, page: Pagination, _: Reader,
-                   status: Literal["running", "completed"] | None = None, process_key: str | None = None) -> Any:
+                   status: Literal["running", "completed", "cancelled"] | None = None, process_key: str | None = None) -> Any:
     items, total = service.list_instances(session, page=page, status=status, process_key=process_key)
     return {"items": [_instance(i) for i in items], "total": total, "limit": page.limit, "offset": page.offset}
 
@@ -102,7 +102,7 @@ def get_instance(instance_id: RowId, session: DbSession, _: Reader) -> Any:
 
 @router.get("/tasks", response_model=Page[TaskRead], operation_id="workflow-tasks-inbox")
 def my_inbox(session: DbSession, page: Pagination, clerk: Clerk,
-             status: Literal["open", "claimed", "completed", "cancelled"] | None = None) -> Any:
+             status: Literal["open", "claimed", "waiting", "completed", "cancelled"] | None = None) -> Any:
     """My department's queue, most urgent first, with the SLA countdown in seconds."""
     items, total = inbox.list_inbox(session, principal=clerk, page=page, status=status)
     return {"items": [_task(t) for t in items], "total": total, "limit": page.limit, "offset": page.offset}

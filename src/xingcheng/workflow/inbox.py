@@ -7,7 +7,7 @@ two clerks acting on one task at once exactly one wins and the other gets 409.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select, update
@@ -112,6 +112,40 @@ def complete_task(
     _bump(session, task, _check_version(task, version), status="completed", completed_at=utcnow(),
           claimed_by=principal.account_id, claimed_by_name=principal.name[:64])
     service.advance(session, task=task, actor=principal, variables=variables)
+    return task
+
+
+def suspend_task(
+    session: Session, *, task_id: int, principal: Principal, reason: str, version: int | None = None
+) -> WorkflowTask:
+    """Put a task on hold while the applicant corrects the application (补正); the SLA clock stops."""
+    task = get_task_or_raise(session, task_id=task_id)
+    _authorize(task, principal)
+    if task.status not in OPEN:
+        raise Conflict(f"the task is {task.status}")
+    if task.status == "claimed" and task.claimed_by != principal.account_id:
+        raise Conflict(f"the task is claimed by {task.claimed_by_name}")
+    left = seconds_left(task, utcnow())
+    _bump(session, task, _check_version(task, version), status="waiting", claimed_by=principal.account_id,
+          claimed_by_name=principal.name[:64], suspended_seconds_left=left)
+    session.add(WorkflowEvent(instance_id=task.instance_id, action="task.suspend", task_spec=task.task_spec,
+                              actor=principal.name[:64], details={"reason": reason[:500]}))
+    audit.record(session, actor=principal, action="workflow.task.suspend", subject=f"workflow_task:{task.id}")
+    return task
+
+
+def resume_task(session: Session, *, task_id: int, actor: Principal) -> WorkflowTask:
+    """Back into the inbox (claimed by the clerk who asked) with the SLA time that was left."""
+    task = get_task_or_raise(session, task_id=task_id)
+    if task.status != "waiting":
+        raise Conflict(f"the task is {task.status}, not waiting")
+    left = task.suspended_seconds_left
+    due = utcnow() + timedelta(seconds=left) if left is not None else task.due_at
+    _bump(session, task, task.version, status="claimed" if task.claimed_by else "open", due_at=due,
+          suspended_seconds_left=None)
+    session.add(WorkflowEvent(instance_id=task.instance_id, action="task.resume", task_spec=task.task_spec,
+                              actor=actor.name[:64], details={}))
+    audit.record(session, actor=actor, action="workflow.task.resume", subject=f"workflow_task:{task.id}")
     return task
 
 

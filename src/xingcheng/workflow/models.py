@@ -38,7 +38,7 @@ class WorkflowInstance(TimestampMixin, Base):
     definition_id: Mapped[int] = mapped_column(ForeignKey("workflow_definition.id"))
     process_key: Mapped[str] = mapped_column(String(64))
     business_key: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running | completed
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | completed | cancelled
     state: Mapped[str] = mapped_column(Text)
     variables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     current_tasks: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -66,11 +66,13 @@ class WorkflowTask(TimestampMixin, Base):
     department_code: Mapped[str] = mapped_column(String(32))
     role: Mapped[str] = mapped_column(String(32), default="department_staff")
     due_at: Mapped[datetime | None] = mapped_column(default=None)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | claimed | completed | cancelled
+    # open | claimed | waiting (on hold for the applicant's correction) | completed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="open")
     claimed_by: Mapped[int | None] = mapped_column(default=None)  # account id
     claimed_by_name: Mapped[str | None] = mapped_column(String(64), default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     escalated_at: Mapped[datetime | None] = mapped_column(default=None)
+    suspended_seconds_left: Mapped[int | None] = mapped_column(default=None)  # SLA left when put on hold
     version: Mapped[int] = mapped_column(default=1)
 
 

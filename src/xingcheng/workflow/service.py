@@ -29,7 +29,18 @@ from xingcheng.workflow.models import WorkflowDefinition, WorkflowEvent, Workflo
 from xingcheng.workflow.schemas import DecisionResult, MatchedRule
 
 # Variables every shipped process may read; absent ones are None rather than a NameError in a script.
-WELL_KNOWN_VARIABLES = ("id_number", "credit_code", "item_code", "applicant_account", "department")
+WELL_KNOWN_VARIABLES = (
+    "id_number", "credit_code", "item_code", "item_name", "applicant_account", "applicant_name", "department",
+    "division_code", "approved", "reason", "application_number", "holder_id", "holder_name", "result_licence_type",
+    "result_licence_name",
+)
+# Per process: the variables its scripts read beyond the well-known ones (branch verdicts, form fields).
+ENTERPRISE_BRANCHES = ("market_registration", "seal_filing", "tax_registration", "employer_social_insurance",
+                       "employer_housing_fund")
+PROCESS_VARIABLES: dict[str, tuple[str, ...]] = {
+    "enterprise_start": (*(f"{b}_approved" for b in ENTERPRISE_BRANCHES), "enterprise_name", "address",
+                         "registered_capital_yuan", "industry_code", "business_scope", "employees", "seal_count"),
+}
 DEFAULT_SLA_HOURS = 24
 
 
@@ -130,7 +141,7 @@ def _sync(session: Session, instance: WorkflowInstance, workflow: BpmnWorkflow, 
     ready = engine.ready_user_tasks(workflow)
     ready_ids = {str(t.id) for t in ready}
     known = {t.engine_task_id: t for t in session.scalars(select(WorkflowTask).where(
-        WorkflowTask.instance_id == instance.id, WorkflowTask.status.in_(("open", "claimed"))))}
+        WorkflowTask.instance_id == instance.id, WorkflowTask.status.in_(("open", "claimed", "waiting"))))}
     for stale_id, stale in known.items():
         if stale_id not in ready_ids:  # e.g. cancelled by a boundary event
             stale.status = "cancelled"
@@ -177,7 +188,8 @@ def start_instance(
                                 state="", started_by=actor.name[:64])
     session.add(instance)
     session.flush()
-    data = {name: None for name in WELL_KNOWN_VARIABLES} | dict(variables or {})
+    known = (*WELL_KNOWN_VARIABLES, *PROCESS_VARIABLES.get(definition.key, ()))
+    data = {name: None for name in known} | dict(variables or {})
     with tasks.bound(tasks.TaskContext(session, actor, f"workflow_instance:{instance.id}")):
         try:
             workflow = engine.start(process, data=data, engine=_script_engine())
@@ -219,6 +231,8 @@ def instance_tasks(session: Session, *, instance_id: int) -> list[WorkflowTask]:
 def advance(session: Session, *, task: WorkflowTask, actor: Principal, variables: Mapping[str, Any]) -> WorkflowInstance:
     """Complete the engine task behind an inbox row, persist, and mirror what became ready."""
     instance = get_instance_or_raise(session, instance_id=task.instance_id)
+    if instance.status != "running":
+        raise Conflict(f"the instance is {instance.status}")
     seen = instance.version
     with tasks.bound(tasks.TaskContext(session, actor, f"workflow_instance:{instance.id}")):
         workflow = engine.restore(instance.state, engine=_script_engine())
@@ -235,6 +249,26 @@ def advance(session: Session, *, task: WorkflowTask, actor: Principal, variables
     if getattr(bumped, "rowcount", 1) != 1:
         raise Conflict("the instance changed while this task was completed; reload and try again")
     instance.version = seen + 1
+    return instance
+
+
+def cancel_instance(session: Session, *, instance_id: int, actor: Principal, reason: str) -> WorkflowInstance:
+    """Stop a running instance (the applicant withdrew): its open tasks leave the inboxes."""
+    instance = get_instance_or_raise(session, instance_id=instance_id)
+    if instance.status != "running":
+        raise Conflict(f"the instance is already {instance.status}")
+    bumped = session.execute(update(WorkflowInstance).where(WorkflowInstance.id == instance.id,
+                                                            WorkflowInstance.version == instance.version)
+                             .values(version=instance.version + 1, status="cancelled", completed_at=utcnow())
+                             .execution_options(synchronize_session=False))
+    if getattr(bumped, "rowcount", 1) != 1:
+        raise Conflict("the instance changed meanwhile; reload and try again")
+    instance.version, instance.status, instance.completed_at = instance.version + 1, "cancelled", utcnow()
+    for task in session.scalars(select(WorkflowTask).where(
+            WorkflowTask.instance_id == instance.id, WorkflowTask.status.in_(("open", "claimed", "waiting")))):
+        task.status, task.version = "cancelled", task.version + 1
+    _event(session, instance, "cancel", actor, reason=reason[:500])
+    session.flush()
     return instance
 
 

@@ -2,25 +2,30 @@
 fee, notify, call DMN). The engine runs scripts synchronously inside a service call, so the
 caller's session and principal reach the functions through a context variable, never a global.
 
-Issuing and looking up e-licences are next (they need the e-licence registry of the data-platform
-issue); they will register here under ``issue_e_licence`` and ``lookup_e_licence``.
+E-licences (``lookup_e_licence``, ``issue_e_licence``) go through the registry's licence library;
+``reserve_credit_code`` and ``register_enterprise`` are market regulation's registration step.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from xingcheng.core.audit import service as audit
 from xingcheng.core.auth import Principal
+from xingcheng.core.ids import CREDIT_CODE_ALPHABET, make_credit_code
 from xingcheng.core.notifications.schemas import NotificationCreate
 from xingcheng.core.notifications.service import notify
+from xingcheng.datahub.registries import licences as licence_registry
+from xingcheng.datahub.registries.models import LegalEntity
 from xingcheng.datahub.registries.service import get_legal_entity, get_person
 
 
@@ -131,3 +136,74 @@ def call_dmn(decision_key: str, **inputs: Any) -> dict[str, Any]:
     context = current()
     result: dict[str, Any] = evaluate_decision(context.session, key=decision_key, inputs=inputs, actor=context.actor).model_dump()
     return result
+
+
+# GB 11714 organisation-code bodies may not carry I, O, S, V or Z inside a credit code.
+_BODY_ALPHABET = "".join(c for c in CREDIT_CODE_ALPHABET if c not in "IOSVZ")
+
+
+@service_task("reserve_credit_code")
+def reserve_credit_code(division_code: str | None = None) -> str:
+    """A new GB 32100 unified social credit code for a company registered by market regulation (登记管理
+    部门代码 9, 企业 1) in ``division_code``; unique against the legal-entity registry."""
+    context = current()
+    division = str(division_code) if division_code else "430100"
+    for _ in range(20):
+        body = "".join(secrets.choice(_BODY_ALPHABET) for _ in range(8))
+        code = make_credit_code(authority="9", entity_type="1", division_code=division, org_body=body)
+        if context.session.scalar(select(LegalEntity.id).where(LegalEntity.credit_code == code)) is None:
+            return code
+    raise RuntimeError("could not find a free credit code")  # 31^8 bodies: practically unreachable
+
+
+@service_task("register_enterprise")
+def register_enterprise(credit_code: str, name: str, division_code: str, address: str, registered_capital_yuan: int,
+                        industry_code: str, legal_representative_id_number: str | None,
+                        legal_representative_name: str, employees: int = 0) -> dict[str, Any]:
+    """Enter the newly registered company into the legal-entity registry (法人库) as active."""
+    context = current()
+    today = datetime.now(UTC).date()
+    entity = LegalEntity(
+        credit_code=str(credit_code), name=str(name)[:128], entity_type="company", industry_code=str(industry_code)[:5],
+        industry_name=str(industry_code)[:64], registered_capital_yuan=int(registered_capital_yuan),
+        established_date=today, status="active", division_code=str(division_code), address=str(address)[:200],
+        legal_representative_id_number=legal_representative_id_number,
+        legal_representative_name=str(legal_representative_name)[:32], employees=int(employees),
+        revenue_band="micro", tax_credit_rating="M",  # 新设立企业 are rated M until their first assessment
+    )
+    context.session.add(entity)
+    context.session.flush()
+    audit.record(context.session, actor=context.actor, action="workflow.register_enterprise", subject=context.subject,
+                 purpose="enterprise-start", details={"credit_code": entity.credit_code})
+    return {"credit_code": entity.credit_code, "name": entity.name, "established_date": today.isoformat()}
+
+
+@service_task("lookup_e_licence")
+def lookup_e_licence(holder_id: str, licence_type: str | None = None) -> list[dict[str, Any]]:
+    """The holder's licences in force (电子证照库), newest first, as plain values."""
+    context = current()
+    found = [licence for licence in licence_registry.licences_of(context.session, str(holder_id), licence_type)
+             if licence_registry.state(licence) == "valid"]
+    audit.record(context.session, actor=context.actor, action="workflow.licence_lookup", subject=context.subject,
+                 purpose="service-application", result=str(len(found)))
+    return [{"number": lic.number, "licence_type": lic.licence_type, "type_name": lic.type_name,
+             "valid_until": lic.valid_until.isoformat() if lic.valid_until else None} for lic in found]
+
+
+def issuer_for(context: TaskContext) -> Principal:
+    """Results are issued by the engine on the department's decision, not by whoever pressed the button."""
+    return Principal(kind="system", name=f"workflow:{context.subject}"[:64], roles=frozenset({"admin"}))
+
+
+@service_task("issue_e_licence")
+def issue_e_licence(licence_type: str, type_name: str, holder_id: str, holder_name: str, department: str,
+                    source: str | None = None, data: dict[str, Any] | None = None, valid_years: int | None = None) -> str:
+    """Issue a signed e-licence into the registry and return its number (the result delivered)."""
+    context = current()
+    today = datetime.now(UTC).date()
+    until = today.replace(year=today.year + int(valid_years), day=min(today.day, 28)) if valid_years else None
+    licence = licence_registry.issue_licence(
+        context.session, licence_type=str(licence_type), type_name=str(type_name), holder_id=str(holder_id),
+        holder_name=str(holder_name), issuing_department_code=str(department), valid_from=today, valid_until=until,
+        data=dict(data or {}), source=str(source or context.subject)[:128], actor=issuer_for(context))
+    return licence.number
