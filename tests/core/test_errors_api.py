@@ -39,9 +39,11 @@ def test_ckan_prefix_answers_in_ckan_envelope(client):
     assert body["error"]["__type"] == "Not Found Error"
 
 
-def test_sensorthings_prefix_answers_in_its_format(client):
-    body = client.get("/sta/v1.1/Things(999)").json()
+def test_sensorthings_prefix_answers_in_its_format(client, auth):
+    body = client.get("/sta/v1.1/Things(999999)", headers=auth("operator")).json()
     assert body == {"code": 404, "type": "error", "message": body["message"]}
+    anonymous = client.get("/sta/v1.1/Things(999999)").json()
+    assert anonymous == {"code": 401, "type": "error", "message": anonymous["message"]}
 
 
 def test_open311_prefix_answers_error_list_json_and_xml(client):

@@ -71,7 +71,8 @@ def test_the_cli_imports_a_file_and_reports_json(tmp_path):
 
 
 def test_the_demo_network_covers_the_nine_districts_inside_the_city(db):
-    rows = db.execute(select(Thing.division_code, Thing.lon, Thing.lat)).all()
+    # The sensing demo's own things (the traffic corridor registers its detectors as tdx-… things).
+    rows = db.execute(select(Thing.division_code, Thing.lon, Thing.lat).where(Thing.key.not_like("tdx-%"))).all()
     assert 250 <= len(rows) <= 400
     assert len({r[0] for r in rows}) == 9
     min_lon, min_lat, max_lon, max_lat = catalogue.CITY_BOUNDS

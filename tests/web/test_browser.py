@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync",
 ]
 SECRET = "browser-test-secret-key-that-is-long-enough-0123456789"
-STARTUP_SECONDS = 60
+STARTUP_SECONDS = 180  # generous: CI machines are shared
 
 
 @dataclass(frozen=True)

@@ -25,27 +25,52 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset({
         "admin:users", "admin:keys", "directory:read", "registries:read", "registries:write",
         "cockpit:read", "console:use", "notifications:send", "audit:read", "grants:read",
-        "services:manage", "catalog:read", "catalog:write",
-        "workflow:read", "workflow:admin", "workflow:task",
+        "services:manage", "catalog:read", "catalog:write", "opendata:publish",
+        "workflow:read", "workflow:admin", "workflow:task", "applications:read",
         "iot:read", "iot:write", "alerts:handle",
+        "exchange:read",
+        "policy:read", "policy:manage",
+        "qa:manage",
+        "requests:read", "requests:submit", "requests:dispatch", "requests:handle",
+        "licences:issue", "registries:claim", "quality:read", "quality:run",
+        "traffic:read", "traffic:write", "traffic:plan",
     }),
     Role.DATA_STEWARD: frozenset({
         "directory:read", "registries:read", "registries:write", "cockpit:read", "console:use",
         "notifications:send", "audit:read", "grants:read", "grants:manage", "services:manage",
-        "catalog:read", "catalog:write", "workflow:read", "workflow:task",
+        "catalog:read", "catalog:write", "opendata:publish", "workflow:read", "workflow:task", "applications:read",
         "iot:read", "iot:write", "alerts:handle",
+        "exchange:read", "exchange:request", "exchange:decide",
+        "policy:read", "policy:manage",
+        "qa:manage",
+        "requests:read",
+        "licences:issue", "registries:claim", "quality:read", "quality:run",
+        "traffic:read",
     }),
     # services:manage for staff is limited to their own department's items in egov.services.
     Role.DEPARTMENT_STAFF: frozenset({
         "directory:read", "registries:read", "console:use", "cockpit:read", "notifications:send", "services:manage",
         "catalog:read", "catalog:write",  # catalog:write: own department's datasets only (datahub.catalog)
+        "opendata:publish",  # own department's L1 datasets only (datahub.opendata)
         "workflow:read", "workflow:task",  # workflow:task: own department's inbox only (workflow.inbox)
-        "iot:read", "alerts:handle",
+        "applications:read",  # own department's applications only (egov.applications)
+        "iot:read", "alerts:handle",  # alerts:handle: own department's alerts only (iot.alerts)
+        "exchange:read", "exchange:request", "exchange:decide",  # exchange:decide: own department's datasets only
+        "policy:read", "policy:manage",  # policy:manage: own department's policies only (egov.policy)
+        "qa:manage",  # FAQ edits: own department's items only (egov.qa)
+        "requests:read", "requests:handle",  # requests:handle: own department's requests only (governance.requests)
+        "licences:issue",  # own department's licence types (and 行政审批服务局 for all) only (datahub.registries)
+        "registries:claim", "quality:read",  # claims: authoritative update for owned fields, else a claim
+        "traffic:read",
     }),
     Role.OPERATOR: frozenset({"directory:read", "cockpit:read", "console:use", "notifications:send", "catalog:read",
-                              "workflow:read", "iot:read", "iot:write", "alerts:handle"}),
-    Role.CITIZEN: frozenset({"self:read"}),
-    Role.ENTERPRISE: frozenset({"self:read"}),
+                              "applications:read",
+                              "workflow:read", "iot:read", "iot:write", "alerts:handle",
+                              "exchange:read", "policy:read",
+                              "requests:read", "requests:submit", "requests:dispatch",
+                              "traffic:read", "traffic:write", "traffic:plan"}),
+    Role.CITIZEN: frozenset({"self:read", "applications:apply", "requests:submit"}),
+    Role.ENTERPRISE: frozenset({"self:read", "applications:apply", "requests:submit"}),
     Role.DEVICE: frozenset({"device:ingest"}),
 }
 

@@ -32,8 +32,17 @@ def register_pages(modules: Sequence[Module], settings: Settings) -> None:
     console.register(modules)
     datahub.register(modules)
     catalog.register(modules)  # fixed /console/datahub/catalog before its /{owner}/{name} detail
+    __import__("xingcheng.web.registries", fromlist=["register"]).register(modules)  # 基础库, 多源校核, 数据质量, 证照核验
+    __import__("xingcheng.web.exchange", fromlist=["register"]).register(modules)  # /console/datahub/exchange
     services.register(modules)  # public 一网通办 catalogue pages
+    __import__("xingcheng.web.policy", fromlist=["register"]).register(modules)  # 惠企政策 console + /portal/policy
+    __import__("xingcheng.web.qa", fromlist=["register"]).register(modules)  # 智能问答: /portal/qa + console
+    from xingcheng.web.applications import register as register_applications
+    register_applications(modules)  # apply online, my applications, department inbox, KPI dashboard
+    __import__("xingcheng.web.opendata", fromlist=["register"]).register()  # public /open portal pages
     cockpit.register(modules)
+    __import__("xingcheng.web.traffic", fromlist=["register"]).register(modules)  # /console/traffic
+    __import__("xingcheng.web.requests", fromlist=["register"]).register(modules)  # 民生诉求 portal + console
     # Later packages add their own pages; still before any parameterised console route.
     for module in modules:
         if module.pages is not None:
