@@ -1,6 +1,7 @@
 """IoT ingest benchmark: bulk Arrow appends into the embedded DuckDB store vs a row-by-row SQLAlchemy insert.
 
-    python bench/iot_ingest.py [--n 2000000] [--batch 100000] [--datastreams 20000] [--sample 20000] [--json]
+    python bench/iot_ingest.py [--rows 2000000] [--batch 100000] [--datastreams 20000] [--sample 20000]
+                               [--pg-rows 1000000] [--pg-url postgresql://postgres@127.0.0.1:5432/test] [--json]
 
 1. Generates ``--n`` observations (``--datastreams`` datastreams reporting every 5 minutes, noisy
    values) as Arrow tables — generation is not timed.
@@ -11,6 +12,9 @@
    table keyed on (datastream, time), committed at the end — the naive way to write readings.
 4. Query timings: 15-minute aggregates of one datastream over the whole span; the latest value of
    every datastream from the cache.
+5. PostgreSQL path (``--pg-rows`` > 0): the first ``--pg-rows`` rows into a ``PostgresObservationStore``
+   in a throw-away schema (binary COPY into a temp table, ``INSERT … ON CONFLICT DO NOTHING`` into the
+   day-partitioned table), same batches, and the same retried batch.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from xingcheng.core.db import create_db_engine
 from xingcheng.iot.store import DuckDBObservationStore
+from xingcheng.iot.store_pg import PostgresObservationStore
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 console = Console(width=max(Console().width, 110))
@@ -74,6 +79,124 @@ def bench_store(data: pa.Table, batch: int, directory: Path, datastreams: int) -
             "aggregate_ms": aggregate_ms, "latest_ms": latest_ms, "buckets": len(buckets)}
 
 
+def bench_postgres(data: pa.Table, batch: int, url: str) -> dict[str, float]:
+    import psycopg
+
+    schema = f"bench_iot_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        store = PostgresObservationStore(url, options=f"-csearch_path={schema}")
+        started = time.perf_counter()
+        for offset in range(0, data.num_rows, batch):
+            assert len(store.append(data.slice(offset, batch))) == 0
+        seconds = time.perf_counter() - started
+        assert store.count() == data.num_rows
+        retry_started = time.perf_counter()
+        assert len(store.append(data.slice(0, batch))) == min(batch, data.num_rows)
+        retry_seconds = time.perf_counter() - retry_started
+        assert store.count() == data.num_rows, "a retried batch added rows"
+        store.close()
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    return {"rows": data.num_rows, "seconds": seconds, "obs_per_s": data.num_rows / seconds,
+            "retry_seconds": retry_seconds}
+
+
+KEYS_SCRIPT = """
+import json, sys
+from sqlalchemy import select
+from xingcheng.core.db import get_database
+from xingcheng.core.identity.schemas import ApiKeyCreate
+from xingcheng.core.identity.service import create_api_key
+from xingcheng.iot.models import Datastream, Thing
+out = []
+with get_database().session_scope() as session:
+    things = session.execute(select(Thing.id, Thing.key).where(Thing.status == "active").order_by(Thing.id)
+                             .limit(int(sys.argv[1]))).all()
+    for thing_id, key in things:
+        streams = session.scalars(select(Datastream.key).where(Datastream.thing_id == thing_id)).all()
+        _, secret = create_api_key(session, data=ApiKeyCreate(name="bench " + key, device_key=key))
+        out.append({"secret": secret, "streams": list(streams)})
+print(json.dumps(out))
+"""
+
+
+def bench_http(devices: int, batches: int, batch: int, workers: int) -> dict[str, float]:
+    """``xingcheng serve`` in a subprocess on a fresh demo city; ``devices`` keys post JSON batches in parallel."""
+    import socket
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    exe = str(Path(sys.executable).with_name("xingcheng"))
+    with tempfile.TemporaryDirectory(prefix="xc-iot-http-") as tmp, socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        env = {**os.environ, "XC_DATA_DIR": tmp, "XC_AUDIT__SEQUENCER_ENABLED": "false", "XC_PORT": str(port),
+               "XC_IOT__EMBEDDED_WORKER": "false"}
+        for name in ("XC_DATABASE_URL", "XC_MQTT_URL", "XC_IOT__STORE"):
+            env.pop(name, None)
+        subprocess.run([exe, "demo", "load"], env=env, check=True, capture_output=True)
+        keys = json.loads(subprocess.run([sys.executable, "-c", KEYS_SCRIPT, str(devices)], env=env, check=True,
+                                         capture_output=True, text=True).stdout)
+        log = Path(tempfile.gettempdir()) / "xc-iot-bench-serve.log"
+        server = subprocess.Popen([exe, "serve"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the server did not come up")
+                time.sleep(0.5)
+            # Each device posts ``batches`` batches of ``batch`` observations over its datastreams, 1-s steps, recent.
+            now = datetime.now(UTC).replace(microsecond=0)
+            span = batches * batch
+
+            def payloads(device: dict[str, object]) -> list[bytes]:
+                streams = list(device["streams"])  # type: ignore[call-overload]
+                first = now - timedelta(seconds=span // len(streams) + 60)
+                items = [{"datastream": streams[i % len(streams)],
+                          "phenomenon_time": (first + timedelta(seconds=i // len(streams))).isoformat(),
+                          "result": 1.0} for i in range(span)]
+                return [json.dumps({"observations": items[b * batch:(b + 1) * batch]}).encode() for b in range(batches)]
+
+            bodies = [(d["secret"], body) for d in keys for body in payloads(d)]
+            totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
+            with httpx.Client(timeout=300) as http:
+                def post(job: tuple[str, bytes]) -> dict[str, int]:
+                    answer = http.post(f"{base}/api/v1/iot/observations", content=job[1],
+                                       headers={"X-API-Key": job[0], "Content-Type": "application/json"})
+                    answer.raise_for_status()
+                    return answer.json()  # type: ignore[no-any-return]
+
+                started = time.perf_counter()
+                with ThreadPoolExecutor(workers) as pool:
+                    for report in pool.map(post, bodies):
+                        for name in totals:
+                            totals[name] += report[name]
+                seconds = time.perf_counter() - started
+                retried = post(bodies[0])  # a retried batch: all duplicates
+            sent = len(bodies) * batch
+            assert totals["accepted"] == sent and totals["rejected"] == 0, totals
+            assert retried["duplicate"] == batch and retried["accepted"] == 0, retried
+        finally:
+            server.terminate()
+            server.wait(30)
+    return {"observations": sent, "seconds": seconds, "obs_per_s": sent / seconds, "lost": sent - totals["accepted"],
+            "devices": len(keys), "clients": workers}
+
+
 def bench_row_by_row(sample: pa.Table, directory: Path) -> dict[str, float]:
     engine = create_db_engine(f"sqlite:///{directory / 'baseline.db'}")
     metadata = MetaData()
@@ -97,10 +220,17 @@ def bench_row_by_row(sample: pa.Table, directory: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=2_000_000, help="observations to ingest")
+    parser.add_argument("--rows", "--n", dest="n", type=int, default=2_000_000, help="observations to ingest")
     parser.add_argument("--batch", type=int, default=100_000, help="rows per append")
     parser.add_argument("--datastreams", type=int, default=20_000)
     parser.add_argument("--sample", type=int, default=20_000, help="rows for the row-by-row baseline")
+    parser.add_argument("--pg-rows", type=int, default=1_000_000, help="rows for the PostgreSQL COPY path (0: skip)")
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--http", action="store_true", help="also HTTP batch ingest through `xingcheng serve`")
+    parser.add_argument("--http-devices", type=int, default=8)
+    parser.add_argument("--http-batches", type=int, default=10, help="batches per device")
+    parser.add_argument("--http-batch", type=int, default=5000)
+    parser.add_argument("--http-clients", type=int, default=1, help="concurrent HTTP clients (SQLite registry: keep 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
@@ -108,13 +238,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="xc-iot-bench-") as tmp:
         store = bench_store(data, args.batch, Path(tmp), args.datastreams)
         baseline = bench_row_by_row(data.slice(0, min(args.sample, args.n)), Path(tmp))
+    postgres = bench_postgres(data.slice(0, min(args.pg_rows, args.n)), args.batch, args.pg_url) if args.pg_rows > 0 else None
     speedup = store["obs_per_s"] / baseline["obs_per_s"]
+    http = bench_http(args.http_devices, args.http_batches, args.http_batch, args.http_clients) if args.http else None
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                    f"duckdb {duckdb.__version__}",
         "n": args.n, "batch": args.batch, "datastreams": args.datastreams, "sample": min(args.sample, args.n),
         "store": {k: round(v, 3) for k, v in store.items()}, "baseline": {k: round(v, 3) for k, v in baseline.items()},
         "speedup": round(speedup, 1),
+        "postgres": {k: round(v, 3) for k, v in postgres.items()} if postgres else None,
+        "http": {k: round(v, 3) for k, v in http.items()} if http else None,
     }
     if args.json:
         print(json.dumps(result))
@@ -128,7 +262,14 @@ def main() -> None:
                   f"{store['obs_per_s']:,.0f}")
     table.add_row("row-by-row SQLAlchemy INSERT (SQLite)", f"{result['sample']:,}", f"{baseline['seconds']:.2f}",
                   f"{baseline['obs_per_s']:,.0f}")
-    table.add_row("[bold]speedup", "", "", f"[bold]{speedup:,.0f}×")
+    if postgres:
+        table.add_row(f"PostgreSQL store, binary COPY, batches of {args.batch:,}", f"{postgres['rows']:,.0f}",
+                      f"{postgres['seconds']:.2f}", f"{postgres['obs_per_s']:,.0f}")
+    if http:
+        table.add_row(f"HTTP batches of {args.http_batch:,} via serve, {http['clients']:.0f} clients, "
+                      f"{http['lost']:.0f} lost", f"{http['observations']:,.0f}", f"{http['seconds']:.2f}",
+                      f"{http['obs_per_s']:,.0f}")
+    table.add_row("[bold]speedup (DuckDB vs row-by-row)", "", "", f"[bold]{speedup:,.0f}×")
     console.print(table)
     console.print(
         f"retried batch of {args.batch:,}: {store['retry_seconds']:.2f} s, 0 rows added · "

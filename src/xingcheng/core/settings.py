@@ -41,6 +41,8 @@ class IotSettings(BaseModel):
     worker_batch_size: int = Field(default=5000, ge=1, le=50_000)
     raw_retention_days: int = Field(default=90, ge=1)
     aggregate_retention_days: int = Field(default=3650, ge=1)
+    simulate_in_serve: bool = False  # stream a light live feed for the demo city's sensors inside `serve`
+    simulate_rate: float | None = Field(default=None, gt=0, le=100_000)  # observations/s; None = each sensor's interval
 
 
 class Settings(BaseSettings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date as date_
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -14,7 +15,7 @@ from xingcheng.core.auth import Principal
 from xingcheng.core.deps import CurrentPrincipal, DbSession, Pagination, RowId, require
 from xingcheng.core.errors import BadRequest, Invalid, UnsupportedMediaType
 from xingcheng.core.schemas import Page
-from xingcheng.iot import alerts, ingest, rules, service
+from xingcheng.iot import alerts, ingest, quality, rules, service
 from xingcheng.iot.schemas import (
     AggregateBucket,
     AlertAction,
@@ -240,3 +241,27 @@ def _transition_route(to: str, verb: str) -> None:
 
 for _to, _verb in (("acknowledged", "acknowledge"), ("resolved", "resolve"), ("closed", "close")):
     _transition_route(_to, _verb)
+
+
+# ---- data quality ----------------------------------------------------------------------------
+
+@router.get("/quality", response_model=quality.QualityReport, operation_id="iot-quality-report")
+def quality_report(
+    session: DbSession, store: Store, _: Reader,
+    date: Annotated[date_ | None, Query(description="Beijing day; default today")] = None,
+    department: Annotated[str | None, Query(max_length=32)] = None,
+) -> Any:
+    """Completeness, validity, timeliness, duplicates, stuck and silent sensors for one day, with history."""
+    return quality.compute_report(session, store=store, day=date or quality.today(), department_code=department)
+
+
+@router.post("/quality/reports", response_model=quality.QualityReport, status_code=201,
+             operation_id="iot-quality-report-save")
+def save_quality_report(
+    session: DbSession, store: Store, actor: Writer,
+    date: Annotated[date_ | None, Query(description="Beijing day; default today")] = None,
+) -> Any:
+    """Compute the day's report for every department and keep it in the history (replacing an earlier run)."""
+    report = quality.compute_report(session, store=store, day=date or quality.today(), with_history=False)
+    quality.save_report(session, report, actor=actor)
+    return report.model_copy(update={"history": quality.history(session)})

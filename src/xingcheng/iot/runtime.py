@@ -11,15 +11,20 @@ import threading
 
 from xingcheng.core.db import get_database
 from xingcheng.core.settings import get_settings
-from xingcheng.iot import rules
+from xingcheng.iot import rules, simulator
+from xingcheng.iot.retention import apply_retention
 from xingcheng.iot.store import close_store, get_store, open_store
 from xingcheng.iot.worker import IngestWorker
 
 log = logging.getLogger("xingcheng.iot")
 SWEEP_SECONDS = 60.0
+SIMULATE_TICK_SECONDS = 30.0  # the light feed commits once per tick (SQLite: few commits, few snapshot conflicts)
+RETENTION_SECONDS = 24 * 3600.0  # roll-up and raw expiry once a day (first round a minute after start)
 _stop = threading.Event()
 _thread: threading.Thread | None = None
 _worker: IngestWorker | None = None
+_retention: threading.Thread | None = None
+_feed: threading.Thread | None = None
 
 
 def sweep_once() -> int:
@@ -37,8 +42,31 @@ def _sweep_forever() -> None:
             log.exception("silent-sensor sweep failed")
 
 
+def _simulate_forever(rate: float | None) -> None:
+    """The light live feed (``XC_IOT__SIMULATE_IN_SERVE``): the demo city's sensors, time = now, in-process."""
+    with get_database().session_scope() as session:
+        feed = simulator.Simulator.from_registry(session, rate=rate)
+    log.info("live simulator: %d datastreams, %.1f observations/s", len(feed.streams), feed.natural_rate())
+    sink = simulator.inprocess_sink(get_database().session_scope, get_store())
+    for delivered in simulator.run(feed, sink, seconds=None, tick=SIMULATE_TICK_SECONDS, stop=_stop):
+        log.debug("live simulator: %d accepted, %d rejected", delivered.accepted, delivered.rejected)
+
+
+def _retain_forever() -> None:
+    wait = SWEEP_SECONDS
+    while not _stop.wait(wait):
+        wait = RETENTION_SECONDS
+        try:
+            report = apply_retention(get_store())
+            if report.raw_deleted or report.rollup_deleted:
+                log.info("retention: %d raw rows rolled into %d hourly buckets and deleted, %d roll-ups expired",
+                         report.raw_deleted, report.hours_rolled_up, report.rollup_deleted)
+        except Exception:  # try again tomorrow; the data simply stays a day longer
+            log.exception("observation retention failed")
+
+
 def start() -> None:
-    global _thread, _worker
+    global _thread, _worker, _retention, _feed
     store = open_store()
     settings = get_settings()
     # Embedded mode: the store belongs to this process, so the MQTT ingest worker runs here too.
@@ -50,15 +78,28 @@ def start() -> None:
         _stop.clear()
         _thread = threading.Thread(target=_sweep_forever, name="xc-iot-silent-sweep", daemon=True)
         _thread.start()
+    if _retention is None:
+        _retention = threading.Thread(target=_retain_forever, name="xc-iot-retention", daemon=True)
+        _retention.start()
+    if settings.iot.simulate_in_serve and _feed is None:
+        _feed = threading.Thread(target=_simulate_forever, args=(settings.iot.simulate_rate,),
+                                 name="xc-iot-simulator", daemon=True)
+        _feed.start()
 
 
 def stop() -> None:
-    global _thread, _worker
+    global _thread, _worker, _retention, _feed
     _stop.set()
+    if _feed is not None:
+        _feed.join(timeout=10)
+        _feed = None
     if _worker is not None:
         _worker.stop()
         _worker = None
     if _thread is not None:
         _thread.join(timeout=5)
         _thread = None
+    if _retention is not None:
+        _retention.join(timeout=5)
+        _retention = None
     close_store()

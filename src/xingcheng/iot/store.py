@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -38,6 +38,14 @@ BATCH_SCHEMA = pa.schema([
     ("datastream_id", pa.int64()),
     ("phenomenon_time", pa.timestamp("us")),
     ("result", pa.float64()),
+])
+
+# One day's raw rows as the export and the backends hand them out.
+DAY_SCHEMA = pa.schema([
+    ("datastream_id", pa.int64()),
+    ("phenomenon_time", pa.timestamp("us")),
+    ("result", pa.float64()),
+    ("received_at", pa.timestamp("us")),
 ])
 
 
@@ -125,6 +133,26 @@ class ObservationStore(Protocol):
 
     def count_matching(self, wanted: ObservationFilter) -> int: ...
 
+    def days(self) -> list[date]:
+        """UTC days that hold raw observations (the export walks these)."""
+        ...
+
+    def read_day(self, day: date) -> pa.Table:
+        """One UTC day's raw rows, ``DAY_SCHEMA``."""
+        ...
+
+    def rolled_up_until(self) -> datetime | None:
+        """Naive UTC moment before which raw rows were rolled up into hours and deleted (None: never)."""
+        ...
+
+    def roll_up_and_drop(self, before: datetime) -> tuple[int, int]:
+        """Roll raw rows older than ``before`` into the hourly table, then delete them: (hour rows, raw rows)."""
+        ...
+
+    def drop_rollup(self, before: datetime) -> int:
+        """Delete hourly roll-ups older than ``before``; how many."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -164,6 +192,12 @@ class DuckDBObservationStore:
             "CREATE TABLE IF NOT EXISTS latest_value (datastream_id BIGINT PRIMARY KEY, phenomenon_time TIMESTAMP NOT NULL, "
             "result DOUBLE NOT NULL)"
         )
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS observation_hourly (datastream_id BIGINT NOT NULL, bucket TIMESTAMP NOT NULL, "
+            "avg DOUBLE NOT NULL, min DOUBLE NOT NULL, max DOUBLE NOT NULL, count BIGINT NOT NULL, "
+            "PRIMARY KEY (datastream_id, bucket))"
+        )
+        self._conn.execute("CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, moment TIMESTAMP NOT NULL)")
         # The dashboard cache: every datastream's newest value, kept in memory beside its table.
         self._latest: dict[int, tuple[datetime, float]] = {
             int(ds): (t, float(v)) for ds, t, v in self._conn.execute("SELECT * FROM latest_value").fetchall()
@@ -229,13 +263,26 @@ class DuckDBObservationStore:
 
     def aggregate(self, datastream_id: int, *, start: datetime, end: datetime, interval: Interval) -> list[Bucket]:
         width = INTERVALS[interval]  # a fixed whitelist, never caller text, goes into the SQL
-        rows = self._query(
-            f"SELECT time_bucket(INTERVAL '{width}', phenomenon_time) AS bucket, avg(result), min(result), max(result), "  # noqa: S608
-            "count(*) FROM observation WHERE datastream_id = ? AND phenomenon_time >= ? AND phenomenon_time < ? "
-            "GROUP BY bucket ORDER BY bucket",
-            [datastream_id, _naive_utc(start), _naive_utc(end)],
-        )
-        return [Bucket(_aware(t), float(a), float(lo), float(hi), int(c)) for t, a, lo, hi, c in rows]
+        lo, hi = _naive_utc(start), _naive_utc(end)
+        watermark = self.rolled_up_until()
+        raw_lo = max(lo, watermark) if watermark is not None else lo
+        rows: list[tuple[Any, ...]] = []
+        if watermark is not None and lo < watermark and interval in ("1h", "1day"):
+            # Older than raw retention: the hourly roll-up answers (1 h as is, 1 day re-weighted by count).
+            rows += self._query(
+                f"SELECT time_bucket(INTERVAL '{width}', bucket) AS b, sum(avg * count) / sum(count), min(min), "  # noqa: S608
+                "max(max), sum(count) FROM observation_hourly WHERE datastream_id = ? AND bucket >= ? AND bucket < ? "
+                "GROUP BY b ORDER BY b",
+                [datastream_id, lo, min(hi, watermark)],
+            )
+        if raw_lo < hi:
+            rows += self._query(
+                f"SELECT time_bucket(INTERVAL '{width}', phenomenon_time) AS bucket, avg(result), min(result), "  # noqa: S608
+                "max(result), count(*) FROM observation WHERE datastream_id = ? AND phenomenon_time >= ? "
+                "AND phenomenon_time < ? GROUP BY bucket ORDER BY bucket",
+                [datastream_id, raw_lo, hi],
+            )
+        return [Bucket(_aware(t), float(a), float(mn), float(mx), int(c)) for t, a, mn, mx, c in rows]
 
     def latest_n(self, datastream_id: int, *, n: int) -> list[Point]:
         rows = self._query(
@@ -267,6 +314,61 @@ class DuckDBObservationStore:
         where, params = wanted.where()
         return int(self._query(f"SELECT count(*) FROM observation WHERE {where}", params)[0][0])  # noqa: S608
 
+    def days(self) -> list[date]:
+        rows = self._query("SELECT DISTINCT phenomenon_time::DATE FROM observation ORDER BY 1", [])
+        return [d for (d,) in rows]
+
+    def read_day(self, day: date) -> pa.Table:
+        lo = datetime(day.year, day.month, day.day)
+        with self._lock:
+            table = self._conn.sql(
+                "SELECT datastream_id, phenomenon_time, result, received_at FROM observation "
+                "WHERE phenomenon_time >= $1 AND phenomenon_time < $2 ORDER BY datastream_id, phenomenon_time",
+                params=[lo, lo + timedelta(days=1)],
+            ).to_arrow_table()
+        return table.cast(DAY_SCHEMA)  # type: ignore[union-attr, unused-ignore]
+
+    def rolled_up_until(self) -> datetime | None:
+        rows = self._query("SELECT moment FROM store_meta WHERE key = 'rolled_up_until'", [])
+        return rows[0][0] if rows else None
+
+    def roll_up_and_drop(self, before: datetime) -> tuple[int, int]:
+        cutoff = _naive_utc(before)
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN")
+            try:
+                hours = conn.execute(
+                    """
+                    INSERT INTO observation_hourly
+                    SELECT datastream_id, time_bucket(INTERVAL '1 hour', phenomenon_time) AS b, avg(result), min(result),
+                           max(result), count(*) FROM observation WHERE phenomenon_time < ? GROUP BY datastream_id, b
+                    ON CONFLICT (datastream_id, bucket) DO UPDATE SET
+                        avg = (observation_hourly.avg * observation_hourly.count + excluded.avg * excluded.count)
+                              / (observation_hourly.count + excluded.count),
+                        min = least(observation_hourly.min, excluded.min),
+                        max = greatest(observation_hourly.max, excluded.max),
+                        count = observation_hourly.count + excluded.count
+                    RETURNING 1
+                    """,
+                    [cutoff],
+                ).fetchall()
+                dropped = conn.execute("DELETE FROM observation WHERE phenomenon_time < ? RETURNING 1", [cutoff]).fetchall()
+                conn.execute(
+                    "INSERT INTO store_meta VALUES ('rolled_up_until', ?) ON CONFLICT (key) DO UPDATE "
+                    "SET moment = greatest(store_meta.moment, excluded.moment)",
+                    [cutoff],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return len(hours), len(dropped)
+
+    def drop_rollup(self, before: datetime) -> int:
+        rows = self._query("DELETE FROM observation_hourly WHERE bucket < ? RETURNING 1", [_naive_utc(before)])
+        return len(rows)
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
@@ -292,11 +394,24 @@ def borrowed_store() -> Iterator[ObservationStore]:
     if _store is not None:
         yield _store
         return
-    store = DuckDBObservationStore(store_path(), wait_seconds=OPEN_WAIT_SECONDS)
+    store = _open_configured()
     try:
         yield store
     finally:
         store.close()
+
+
+def _open_configured(path: Path | None = None) -> ObservationStore:
+    """The backend ``XC_IOT__STORE`` names: the DuckDB file (default) or PostgreSQL at ``XC_DATABASE_URL``."""
+    settings = get_settings()
+    if settings.iot.store == "postgres":
+        from xingcheng.iot.store_pg import PostgresObservationStore, psycopg_conninfo  # only when configured
+
+        url = settings.database_url or ""
+        if not url.startswith("postgresql"):
+            raise Unavailable("XC_IOT__STORE=postgres needs XC_DATABASE_URL to name a PostgreSQL database")
+        return PostgresObservationStore(psycopg_conninfo(url))
+    return DuckDBObservationStore(path or store_path(), wait_seconds=OPEN_WAIT_SECONDS)
 
 
 def store_path() -> Path:
@@ -308,7 +423,7 @@ def open_store(path: Path | None = None) -> ObservationStore:
     global _store
     with _store_lock:
         if _store is None:
-            _store = DuckDBObservationStore(path or store_path(), wait_seconds=OPEN_WAIT_SECONDS)
+            _store = _open_configured(path)
         return _store
 
 

@@ -43,6 +43,7 @@ def register_pages(modules: Sequence[Module], settings: Settings) -> None:
     cockpit.register(modules)
     __import__("xingcheng.web.traffic", fromlist=["register"]).register(modules)  # /console/traffic
     __import__("xingcheng.web.requests", fromlist=["register"]).register(modules)  # 民生诉求 portal + console
+    __import__("xingcheng.web.iot", fromlist=["register"]).register(modules)  # 物联感知: devices, streams, alerts, quality
     # Later packages add their own pages; still before any parameterised console route.
     for module in modules:
         if module.pages is not None:
