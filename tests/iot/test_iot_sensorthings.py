@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from frost_sta_client import SensorThingsService
 from frost_sta_client.service.auth_handler import AuthHandler
 from sqlalchemy import func, select
 
+from xc_testing import free_port
 from xingcheng.iot.models import Thing
 
 STA = "/sta/v1.1"
@@ -126,9 +126,7 @@ class BearerAuth(AuthHandler):
 def live_server(template_dir: Path, tmp_path: Path) -> Iterator[str]:
     data_dir = tmp_path / "city"
     shutil.copytree(template_dir, data_dir)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "XC_DATA_DIR": str(data_dir), "XC_AUDIT__SEQUENCER_ENABLED": "false"}
     env.pop("XC_DATABASE_URL", None)
     env.pop("XC_MQTT_URL", None)

@@ -8,7 +8,6 @@ download does not work offline.
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from xc_testing import free_port
 from xingcheng.core.registry import NAV_SECTIONS
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -46,12 +46,6 @@ class Server:
             connection.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The small demo city served with the web UI mounted, as an operator would run it."""
@@ -63,7 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         [cli, "demo", "load", "--seed", "42", "--scale", "small"], env=env, capture_output=True, text=True, timeout=600,
     )
     assert loaded.returncode == 0, f"demo load failed:\n{loaded.stderr[-3000:]}"
-    port = _free_port()
+    port = free_port()
     log_path = data_dir / "serve.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,21 +14,17 @@ import ckanapi
 import pytest
 import requests
 
+from xc_testing import free_port
+
 SERVER = ("import uvicorn; from xingcheng.app import create_app; "
           "uvicorn.run(create_app(with_ui=False), host='127.0.0.1', port={port}, log_level='warning')")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def live_url(template_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("ckan-live") / "data"
     shutil.copytree(template_dir, data_dir)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "XC_DATA_DIR": str(data_dir), "XC_AUDIT__SEQUENCER_ENABLED": "false"}
     env.pop("XC_DATABASE_URL", None)
     process = subprocess.Popen([sys.executable, "-c", SERVER.format(port=port)], env=env,
