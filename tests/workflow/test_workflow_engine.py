@@ -116,7 +116,8 @@ def test_two_sessions_race_for_one_task(tmp_path: Path):
                                              variables={"department": "dsj"}).id
     with database.session_scope() as session:
         task_id = open_tasks(session, instance_id)[0].id
-    first, second = database.sessionmaker(), database.sessionmaker()
+    # Deferred (read) sessions, so both load the task before either writes: the version check decides.
+    first, second = database.read_sessionmaker(), database.read_sessionmaker()
     try:
         seen_first = inbox.get_task_or_raise(first, task_id=task_id).version
         seen_second = inbox.get_task_or_raise(second, task_id=task_id).version

@@ -72,10 +72,58 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Execution option that makes a SQLite transaction take the write lock when it begins.
+SQLITE_IMMEDIATE = "xc_sqlite_immediate"
+# What a pooled SQLite connection remembers of its current transaction.
+_CHANGES_AT_BEGIN = "xc_changes_at_begin"
+_WRITE_LOCKED = "xc_write_locked"
+
+
 def _sqlite_begin(connection: Any) -> None:
-    # An in-memory database shares one DBAPI connection (StaticPool): join its open transaction.
-    if not connection.connection.dbapi_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN")
+    # An in-memory database shares one DBAPI connection (StaticPool): join its open transaction, and
+    # never end it early for a write lock (it is someone else's).
+    if connection.connection.dbapi_connection.in_transaction:
+        connection.connection.info[_WRITE_LOCKED] = True
+        return
+    # A deferred transaction that reads and then writes cannot be upgraded once another writer has
+    # committed since its first read (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not retry). Units
+    # of work that write therefore begin IMMEDIATE: they queue on the write lock (busy_timeout) up
+    # front, while WAL readers keep running beside them.
+    immediate = bool(connection.get_execution_options().get(SQLITE_IMMEDIATE, False))
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    record = connection.connection
+    record.info[_CHANGES_AT_BEGIN] = record.dbapi_connection.total_changes
+    record.info[_WRITE_LOCKED] = immediate
+
+
+def _take_write_lock_before_writing(session: Session) -> None:
+    """A read session about to write (an audit entry of a read, a key's last-use stamp) ends its read-only
+    SQLite transaction and begins IMMEDIATE, so the write queues on the lock instead of failing with
+    SQLITE_BUSY_SNAPSHOT. Only while nothing has been written and no savepoint is open: then that COMMIT
+    publishes nothing, and the reads made so far never guarded the write (read routes' writes are logs)."""
+    if session.get_transaction() is None or session.in_nested_transaction():
+        return
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    record = connection.connection
+    dbapi: Any = record.dbapi_connection  # sqlite3.Connection
+    if (record.info.get(_WRITE_LOCKED, True) or not dbapi.in_transaction
+            or record.info.get(_CHANGES_AT_BEGIN) != dbapi.total_changes):
+        return
+    dbapi.execute("COMMIT")
+    dbapi.execute("BEGIN IMMEDIATE")
+    record.info[_WRITE_LOCKED] = True
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        _take_write_lock_before_writing(session)
+
+
+def _before_orm_execute(state: Any) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _take_write_lock_before_writing(state.session)
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
@@ -95,16 +143,24 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
 
 
 class Database:
-    """One engine and its session factory."""
+    """One engine and its session factories: ``sessionmaker`` for units of work that write (SQLite:
+    BEGIN IMMEDIATE), ``read_sessionmaker`` for ones that only read (deferred BEGIN; on PostgreSQL the
+    two are the same)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+        self.sessionmaker = sessionmaker(
+            bind=engine.execution_options(**{SQLITE_IMMEDIATE: True}), expire_on_commit=False)
+        self.read_sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+        if engine.dialect.name == "sqlite":
+            event.listen(self.read_sessionmaker, "before_flush", _before_flush)
+            event.listen(self.read_sessionmaker, "do_orm_execute", _before_orm_execute)
 
     @contextmanager
-    def session_scope(self) -> Iterator[Session]:
-        """A unit of work for CLI commands and workers: commit on success, roll back on error."""
-        session = self.sessionmaker()
+    def session_scope(self, *, write: bool = True) -> Iterator[Session]:
+        """A unit of work for CLI commands, workers and console pages: commit on success, roll back on
+        error. ``write=False`` for read-only work, so it does not queue on SQLite's write lock."""
+        session = (self.sessionmaker if write else self.read_sessionmaker)()
         try:
             yield session
             session.commit()

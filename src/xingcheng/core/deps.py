@@ -16,10 +16,14 @@ from xingcheng.core.identity import service as identity
 from xingcheng.core.schemas import PageParams
 from xingcheng.core.settings import Settings, get_settings
 
+# RFC 9110 §9.2.1 safe methods: their routes only read (an audit entry or a key's last-use stamp is
+# the exception, and those are written without taking SQLite's write lock up front).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-def get_session() -> Iterator[Session]:
+
+def get_session(request: Request) -> Iterator[Session]:
     """The request's session: committed when the route returns, rolled back if it raises."""
-    with get_database().session_scope() as session:
+    with get_database().session_scope(write=request.method not in SAFE_METHODS) as session:
         yield session
 
 

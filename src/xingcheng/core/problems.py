@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +25,7 @@ from xingcheng.core.errors import (
     BadRequest,
     Invalid,
     PayloadTooLarge,
+    Unavailable,
     XingchengError,
 )
 
@@ -81,6 +83,10 @@ def to_domain_error(exc: Exception) -> XingchengError:
         if cls is XingchengError:
             err.status = exc.status_code
         return err
+    if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
+        # SQLite's single writer stayed busy past busy_timeout: nothing was written, a retry will do.
+        return Unavailable("the database is busy; nothing was saved — retry in a moment",
+                           headers={"Retry-After": "1"})
     return XingchengError("an unexpected error occurred; it has been logged")
 
 

@@ -86,7 +86,8 @@ class CockpitData:
 def load_cockpit(modules: Sequence[Module]) -> CockpitData:
     """Every module's cards and the district figures, read in one session. Blocking."""
     cards: list[CardValue] = []
-    with get_database().session_scope() as session:
+    # Read-only: the cockpit refreshes while devices write, and must not queue on their write lock.
+    with get_database().session_scope(write=False) as session:
         for card in sorted((c for m in modules for c in m.cockpit_cards), key=lambda c: (c.order, c.key)):
             try:
                 text = format_number(card.compute(session))

@@ -73,7 +73,6 @@ def get_form(code: ItemCode, session: DbSession, applicant: Applicant) -> Any:
 def upload_material(file: Annotated[UploadFile, File(description="PDF, JPEG, PNG or OFD, ≤ 10 MiB")],
                     session: DbSession, applicant: Applicant) -> Any:
     content = file.file.read(uploads.MAX_BYTES + 1)
-    service.begin_write(session)
     if len(content) > uploads.MAX_BYTES:
         raise PayloadTooLarge("a material is at most 10 MiB")
     return uploads.store(session, owner=applicant, file_name=file.filename or "material",
@@ -84,7 +83,6 @@ def upload_material(file: Annotated[UploadFile, File(description="PDF, JPEG, PNG
 def submit(body: ApplicationSubmit, session: DbSession, applicant: Applicant, response: Response,
            idempotency_key: IdempotencyKey = None) -> Any:
     """Apply online. Every problem (form fields, missing materials) is listed in one 422 problem."""
-    service.begin_write(session)
     application, replayed = service.submit(session, principal=applicant, data=body, idempotency_key=idempotency_key)
     if replayed:
         response.status_code = 200
@@ -116,7 +114,6 @@ def department_inbox(session: DbSession, page: Pagination, clerk: Clerk,
 @router.post("/tasks/{task_id}/decision", response_model=ApplicationDetail, operation_id="applications-decide")
 def decide(task_id: RowId, body: Decision, session: DbSession, clerk: Clerk) -> Any:
     """Approve (pass this step), reject, or ask for correction (补正), with reasons; a stale version → 409."""
-    service.begin_write(session)
     application = staff.decide(session, task_id=task_id, clerk=clerk, action=body.action, reason=body.reason,
                                version=body.version)
     return _detail(session, application)
@@ -130,7 +127,6 @@ def get_application(number: Number, session: DbSession, principal: CurrentPrinci
 
 @router.post("/{number}/withdraw", response_model=ApplicationDetail, operation_id="applications-withdraw")
 def withdraw(number: Number, session: DbSession, applicant: Applicant, body: Withdraw | None = None) -> Any:
-    service.begin_write(session)
     application = service.withdraw(session, number=number, principal=applicant,
                                    reason=(body or Withdraw()).reason or "申请人主动撤回")
     return _detail(session, application)
@@ -139,13 +135,11 @@ def withdraw(number: Number, session: DbSession, applicant: Applicant, body: Wit
 @router.post("/{number}/correction", response_model=ApplicationDetail, operation_id="applications-correct")
 def correct(number: Number, body: CorrectionSubmit, session: DbSession, applicant: Applicant) -> Any:
     """补正: send the corrected fields and materials; the application goes back to the department."""
-    service.begin_write(session)
     return _detail(session, service.resubmit(session, number=number, principal=applicant, data=body))
 
 
 @router.post("/{number}/rating", status_code=201, response_model=RatingIn, operation_id="applications-rate")
 def rate(number: Number, body: RatingIn, session: DbSession, applicant: Applicant) -> Any:
     """好差评: rate a finished application once (1–5, with an optional comment)."""
-    service.begin_write(session)
     rating = service.rate(session, number=number, principal=applicant, score=body.score, comment=body.comment)
     return {"score": rating.score, "comment": rating.comment}

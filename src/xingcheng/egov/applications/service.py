@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from xingcheng.core.audit import service as audit
@@ -91,23 +91,6 @@ def _tell_applicant(session: Session, application: Application, title: str, body
     notify(session, source="applications", data=NotificationCreate(
         recipient_kind="account", recipient_key=str(application.applicant_account_id), title=title, body=body,
         link=f"/portal/applications/{application.number}", channels=["in_app", "event"]))
-
-
-def begin_write(session: Session) -> None:
-    """SQLite's BEGIN IMMEDIATE, for write paths: end the request's read-only start (authentication) and take
-    the write lock before reading anything, so concurrent submissions queue on the lock (busy_timeout)
-    instead of failing with SQLITE_BUSY_SNAPSHOT when a read snapshot turns into a write. PostgreSQL: nothing."""
-    if session.get_bind().dialect.name != "sqlite":
-        return
-    session.commit()  # nothing is written before this point of a request; a commit of reads is free
-    for attempt in range(3):  # each try waits busy_timeout for the lock; a long queue may need more than one
-        try:
-            session.execute(update(Application).where(Application.id == -1).values(version=Application.version))
-            return
-        except OperationalError as exc:
-            if "locked" not in str(exc.orig) or attempt == 2:
-                raise
-            session.rollback()
 
 
 # ---- what an application needs -----------------------------------------------------------------
@@ -343,14 +326,9 @@ def rating_of(session: Session, *, application: Application) -> int | None:
 def bump(session: Session, application: Application) -> None:
     """Optimistic lock on the application: of two concurrent state changes one wins, the other gets 409."""
     seen = application.version
-    try:
-        result = session.execute(update(Application).where(Application.id == application.id, Application.version == seen)
-                                 .values(version=seen + 1, updated_at=utcnow())
-                                 .execution_options(synchronize_session=False))
-    except OperationalError as exc:  # SQLite: another writer committed after our snapshot (SQLITE_BUSY_SNAPSHOT)
-        if "locked" not in str(exc.orig):
-            raise
-        raise Conflict("the application changed meanwhile; reload it") from None
+    result = session.execute(update(Application).where(Application.id == application.id, Application.version == seen)
+                             .values(version=seen + 1, updated_at=utcnow())
+                             .execution_options(synchronize_session=False))
     if getattr(result, "rowcount", 1) != 1:
         raise Conflict("the application changed meanwhile; reload it")
     application.version = seen + 1

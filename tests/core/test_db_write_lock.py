@@ -1,0 +1,91 @@
+"""SQLite write sessions begin IMMEDIATE and read sessions take the write lock before their first write, so
+concurrent units of work queue on the lock instead of failing with 'database is locked'."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlalchemy import Column, Integer, MetaData, Table, insert, select, update
+
+from xingcheng.core.db import Database, create_db_engine
+
+COUNTER = Table("counter", MetaData(), Column("id", Integer, primary_key=True), Column("value", Integer))
+
+
+def _database(tmp_path: Path) -> Database:
+    database = Database(create_db_engine(f"sqlite:///{tmp_path / 'lock.db'}"))
+    COUNTER.metadata.create_all(database.engine)
+    with database.session_scope() as session:
+        session.execute(insert(COUNTER).values(id=1, value=0))
+    return database
+
+
+def _run_threads(*targets: object, per_thread: int) -> list[str]:
+    errors: list[str] = []
+
+    def guarded(work: object) -> None:
+        for _ in range(per_thread):
+            try:
+                work()  # type: ignore[operator]
+            except Exception as exc:  # every failure is the finding
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=guarded, args=(target,)) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def test_read_modify_write_units_of_work_never_lose_an_update(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+
+    def increment() -> None:
+        with database.session_scope() as session:
+            value = session.execute(select(COUNTER.c.value).where(COUNTER.c.id == 1)).scalar_one()
+            session.execute(update(COUNTER).where(COUNTER.c.id == 1).values(value=value + 1))
+
+    errors = _run_threads(*[increment] * 4, per_thread=100)
+    assert errors == []
+    with database.session_scope(write=False) as session:
+        assert session.execute(select(COUNTER.c.value).where(COUNTER.c.id == 1)).scalar_one() == 400
+    database.engine.dispose()
+
+
+def test_read_sessions_that_write_a_log_entry_queue_instead_of_failing(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+
+    def read_then_log() -> None:  # e.g. a GET that audits the read
+        with database.session_scope(write=False) as session:
+            session.execute(select(COUNTER.c.value)).all()
+            session.execute(insert(COUNTER).values(value=-1))
+
+    def increment() -> None:
+        with database.session_scope() as session:
+            value = session.execute(select(COUNTER.c.value).where(COUNTER.c.id == 1)).scalar_one()
+            session.execute(update(COUNTER).where(COUNTER.c.id == 1).values(value=value + 1))
+
+    errors = _run_threads(*[read_then_log] * 3, *[increment] * 3, per_thread=60)
+    assert errors == []
+    with database.session_scope(write=False) as session:
+        assert session.execute(select(COUNTER.c.value).where(COUNTER.c.id == 1)).scalar_one() == 180
+        assert session.query(COUNTER).filter(COUNTER.c.value == -1).count() == 180
+    database.engine.dispose()
+
+
+def test_a_read_session_never_commits_work_early(tmp_path: Path) -> None:
+    """The lock upgrade ends only a transaction that has written nothing: a failure after a write still
+    rolls everything back."""
+    database = _database(tmp_path)
+    try:
+        with database.session_scope(write=False) as session:
+            session.execute(insert(COUNTER).values(value=7))
+            session.execute(insert(COUNTER).values(value=8))
+            raise RuntimeError("the route failed")
+    except RuntimeError:
+        pass
+    with database.session_scope(write=False) as session:
+        assert session.query(COUNTER).filter(COUNTER.c.value.in_([7, 8])).count() == 0
+    database.engine.dispose()
