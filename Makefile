@@ -26,8 +26,9 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## make run: install, load the demo city into an empty data directory, serve on http://127.0.0.1:8000
+## with a light live sensor feed (each demo sensor at its own interval; XC_IOT__SIMULATE_IN_SERVE=false turns it off)
 run: install
-	$(BIN)/xingcheng serve --demo
+	XC_IOT__SIMULATE_IN_SERVE=$${XC_IOT__SIMULATE_IN_SERVE:-true} $(BIN)/xingcheng serve --demo
 
 lint: install-dev
 	$(BIN)/ruff check src tests $(wildcard bench scripts)

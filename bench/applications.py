@@ -111,8 +111,15 @@ class Server:
             self.process.kill()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc): the server's own cost, whatever else loads the box."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run_load(base: str, headers: dict[str, str], bodies: list[dict[str, Any]], concurrency: int,
-                   path: str = "/api/v1/applications", method: str = "POST", tag: str = "bench") -> dict[str, Any]:
+                   path: str = "/api/v1/applications", method: str = "POST", tag: str = "bench",
+                   server_pid: int | None = None) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     queue = list(enumerate(bodies))
@@ -133,11 +140,15 @@ async def run_load(base: str, headers: dict[str, str], bodies: list[dict[str, An
                 latencies.append(time.perf_counter() - started)
                 statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
 
+        cpu = cpu_seconds(server_pid) if server_pid else 0.0
         wall = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - wall
+        cpu = cpu_seconds(server_pid) - cpu if server_pid else 0.0
     ordered = sorted(latencies)
-    return {"requests": len(latencies), "seconds": round(wall, 2), "per_second": round(len(latencies) / wall, 1),
+    cpu_ms = 1000 * cpu / max(1, len(latencies))
+    return {"server_cpu_ms": round(cpu_ms, 2), "one_core_ceiling_per_s": round(1000 / cpu_ms, 1) if cpu_ms else None,
+            "requests": len(latencies), "seconds": round(wall, 2), "per_second": round(len(latencies) / wall, 1),
             "p50_ms": round(1000 * ordered[len(ordered) // 2], 1),
             "p99_ms": round(1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1),
             "mean_ms": round(1000 * statistics.fmean(ordered), 1), "statuses": statuses}
@@ -178,18 +189,20 @@ def http_section(data_dir: Path, database_url: str | None, args: argparse.Namesp
         server.wait()
         citizen = login(server.base, "citizen", "Citizen@2026")
         results: dict[str, Any] = {}
+        pid = server.process.pid
         results["health (HTTP baseline)"] = asyncio.run(run_load(
-            server.base, {}, [{}] * args.generic, args.concurrency, path="/health", method="GET"))
+            server.base, {}, [{}] * args.generic, args.concurrency, path="/health", method="GET", server_pid=pid))
         generic: list[dict[str, Any]] = [
             {"item_code": GENERIC_ITEM, "form": {"contact_phone": "13874811111", "note": f"压测 {i}"}}
             for i in range(args.generic)]
-        results["generic process"] = asyncio.run(run_load(server.base, citizen, generic, args.concurrency))
+        results["generic process"] = asyncio.run(run_load(server.base, citizen, generic, args.concurrency,
+                                                          server_pid=pid))
         console.print(results, style="dim")
         materials = uploads_for(server.base, citizen, "CS-SCJ-0001")
         enterprise: list[dict[str, Any]] = [{"item_code": "CS-SCJ-0001", "form": {**ENTERPRISE_FORM, "note": f"压测 {i}"},
                        "materials": materials} for i in range(args.enterprise)]
         results["enterprise start"] = asyncio.run(run_load(server.base, citizen, enterprise, args.concurrency,
-                                                           tag="enterprise"))
+                                                           tag="enterprise", server_pid=pid))
         return results
     finally:
         server.stop()
@@ -295,12 +308,14 @@ def main() -> None:
         return
     table = Table(title=f"Applications through the HTTP API ({args.concurrency} concurrent clients, "
                         f"{os.cpu_count()} cores)")
-    for column in ("database", "workload", "requests", "req/s", "p50 ms", "p99 ms", "statuses"):
+    for column in ("database", "workload", "requests", "req/s", "p50 ms", "p99 ms", "server CPU ms/req",
+                   "1-core ceiling req/s", "statuses"):
         table.add_column(column)
     for database in ("sqlite", "postgres"):
         for workload, figures in report.get(database, {}).items():
             table.add_row(database, workload, str(figures["requests"]), str(figures["per_second"]),
-                          str(figures["p50_ms"]), str(figures["p99_ms"]), json.dumps(figures["statuses"]))
+                          str(figures["p50_ms"]), str(figures["p99_ms"]), str(figures["server_cpu_ms"]),
+                          str(figures["one_core_ceiling_per_s"]), json.dumps(figures["statuses"]))
     console.print(table)
     console.print("profile (self time, % of in-process submission time):", report["profile"])
     console.print("秒批 DMN decisions:", report["decisions"])

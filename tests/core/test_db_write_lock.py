@@ -4,11 +4,12 @@ concurrent units of work queue on the lock instead of failing with 'database is 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select, update
 
-from xingcheng.core.db import Database, create_db_engine
+from xingcheng.core.db import Database, WriterQueue, create_db_engine
 
 COUNTER = Table("counter", MetaData(), Column("id", Integer, primary_key=True), Column("value", Integer))
 
@@ -89,3 +90,39 @@ def test_a_read_session_never_commits_work_early(tmp_path: Path) -> None:
     with database.session_scope(write=False) as session:
         assert session.query(COUNTER).filter(COUNTER.c.value.in_([7, 8])).count() == 0
     database.engine.dispose()
+
+
+def test_writers_of_one_process_take_turns_in_arrival_order() -> None:
+    queue = WriterQueue()
+    assert queue.acquire(1.0)
+    order: list[int] = []
+
+    def writer(number: int) -> None:
+        assert queue.acquire(5.0)
+        order.append(number)
+        queue.release()  # from another thread than the one that will take the next turn: turns are not threads
+
+    threads = []
+    for number in range(5):
+        thread = threading.Thread(target=writer, args=(number,))
+        thread.start()
+        threads.append(thread)
+        while len(queue._waiters) < number + 1:  # wait until this one is queued, so arrival order is known
+            time.sleep(0.001)
+    queue.release()
+    for thread in threads:
+        thread.join()
+    assert order == [0, 1, 2, 3, 4]
+
+
+def test_a_writer_that_waits_too_long_gives_up_and_the_queue_moves_on() -> None:
+    queue = WriterQueue()
+    assert queue.acquire(1.0)
+    outcome: list[bool] = []
+    waiter = threading.Thread(target=lambda: outcome.append(queue.acquire(0.05)))
+    waiter.start()
+    waiter.join()
+    assert outcome == [False]
+    queue.release()
+    assert queue.acquire(0.05)  # free again: the one that gave up left no ghost turn behind
+    queue.release()

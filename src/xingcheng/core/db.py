@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -111,6 +115,7 @@ def _take_write_lock_before_writing(session: Session) -> None:
     if (record.info.get(_WRITE_LOCKED, True) or not dbapi.in_transaction
             or record.info.get(_CHANGES_AT_BEGIN) != dbapi.total_changes):
         return
+    _take_turn(session)
     dbapi.execute("COMMIT")
     dbapi.execute("BEGIN IMMEDIATE")
     record.info[_WRITE_LOCKED] = True
@@ -142,6 +147,67 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+# Seconds a SQLite writer waits for its turn (the same as PRAGMA busy_timeout).
+SQLITE_WRITE_WAIT = 10.0
+
+
+class WriterQueue:
+    """First come, first served turns at SQLite's single write lock for one process's units of work.
+
+    SQLite's busy handler polls with growing sleeps, so under load a waiting writer can be overtaken again
+    and again until busy_timeout fails it (seconds of tail latency, then 'database is locked'). Units of
+    work of one process therefore queue here, and the lock is handed to the longest waiter; busy_timeout
+    only arbitrates between processes. A turn belongs to a unit of work, not to a thread: FastAPI enters
+    and leaves a request's session in different worker threads."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._busy = False
+        self._waiters: deque[threading.Event] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._mutex:
+            if not self._busy and not self._waiters:
+                self._busy = True
+                return True
+            turn = threading.Event()
+            self._waiters.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._mutex:
+            if turn.is_set():  # handed over just as the wait timed out
+                return True
+            self._waiters.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().set()  # the turn passes on; the queue stays busy
+            else:
+                self._busy = False
+
+
+_QUEUE = "xc_writer_queue"
+_HOLDS_TURN = "xc_holds_writer_turn"
+
+
+def _take_turn(session: Session) -> None:
+    queue: WriterQueue | None = session.info.get(_QUEUE)
+    if queue is None or session.info.get(_HOLDS_TURN):
+        return
+    started = time.monotonic()
+    if not queue.acquire(SQLITE_WRITE_WAIT):
+        raise OperationalError("BEGIN IMMEDIATE", None, Exception(
+            f"database is locked (waited {time.monotonic() - started:.1f} s for this process's writers)"))
+    session.info[_HOLDS_TURN] = True
+
+
+def _end_turn(session: Session) -> None:
+    if session.info.pop(_HOLDS_TURN, False):
+        session.info[_QUEUE].release()
+
+
 class Database:
     """One engine and its session factories: ``sessionmaker`` for units of work that write (SQLite:
     BEGIN IMMEDIATE), ``read_sessionmaker`` for ones that only read (deferred BEGIN; on PostgreSQL the
@@ -152,6 +218,9 @@ class Database:
         self.sessionmaker = sessionmaker(
             bind=engine.execution_options(**{SQLITE_IMMEDIATE: True}), expire_on_commit=False)
         self.read_sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+        # In-memory SQLite has one shared connection (StaticPool) and no second writer to wait for.
+        self.writers = WriterQueue() if engine.dialect.name == "sqlite" and engine.url.database not in (
+            None, "", ":memory:") else None
         if engine.dialect.name == "sqlite":
             event.listen(self.read_sessionmaker, "before_flush", _before_flush)
             event.listen(self.read_sessionmaker, "do_orm_execute", _before_orm_execute)
@@ -161,6 +230,10 @@ class Database:
         """A unit of work for CLI commands, workers and console pages: commit on success, roll back on
         error. ``write=False`` for read-only work, so it does not queue on SQLite's write lock."""
         session = (self.sessionmaker if write else self.read_sessionmaker)()
+        if self.writers is not None:
+            session.info[_QUEUE] = self.writers
+            if write:
+                _take_turn(session)
         try:
             yield session
             session.commit()
@@ -168,7 +241,10 @@ class Database:
             session.rollback()
             raise
         finally:
-            session.close()
+            try:
+                session.close()
+            finally:
+                _end_turn(session)
 
 
 @lru_cache(maxsize=1)

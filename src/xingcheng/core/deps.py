@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
@@ -16,14 +16,25 @@ from xingcheng.core.identity import service as identity
 from xingcheng.core.schemas import PageParams
 from xingcheng.core.settings import Settings, get_settings
 
+Endpoint = TypeVar("Endpoint", bound=Callable[..., object])
+
 # RFC 9110 §9.2.1 safe methods: their routes only read (an audit entry or a key's last-use stamp is
 # the exception, and those are written without taking SQLite's write lock up front).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def reads_first(endpoint: Endpoint) -> Endpoint:
+    """Mark a route whose unsafe method mostly reads or computes before it writes, and whose reads do not
+    guard its writes (a login: an argon2 check, then an attempt row), so its session begins deferred and
+    takes SQLite's write lock only for the writes instead of queueing every other writer behind its work."""
+    endpoint.xc_reads_first = True  # type: ignore[attr-defined]
+    return endpoint
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """The request's session: committed when the route returns, rolled back if it raises."""
-    with get_database().session_scope(write=request.method not in SAFE_METHODS) as session:
+    reads = request.method in SAFE_METHODS or getattr(request.scope.get("endpoint"), "xc_reads_first", False)
+    with get_database().session_scope(write=not reads) as session:
         yield session
 
 

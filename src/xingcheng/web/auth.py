@@ -61,7 +61,8 @@ def check_password(username: str, password: str, *, settings: Settings, client: 
     """
     if not username or not password:
         return LoginResult(error="请输入用户名和密码。")
-    with get_database().session_scope() as session:
+    # Read first: the argon2 check runs without SQLite's write lock; the attempt row takes it.
+    with get_database().session_scope(write=False) as session:
         try:
             account = identity.authenticate(session, username=username, password=password, settings=settings, client=client)
         except TooManyRequests:

@@ -14,7 +14,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import Select, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from xingcheng.core.audit import service as audit
 from xingcheng.core.auth import SYSTEM, Principal
@@ -53,8 +53,9 @@ def invalid(error: engine.DefinitionError, *, where: str = "body") -> Invalid:
 # ---- definitions -------------------------------------------------------------------------------
 
 def latest_definition(session: Session, *, key: str, kind: str) -> WorkflowDefinition | None:
+    # The file itself loads only when read: starting an instance takes the parsed spec from the cache.
     return session.scalar(select(WorkflowDefinition).where(WorkflowDefinition.key == key, WorkflowDefinition.kind == kind)
-                          .order_by(WorkflowDefinition.version.desc()).limit(1))
+                          .options(defer(WorkflowDefinition.content)).order_by(WorkflowDefinition.version.desc()).limit(1))
 
 
 def _latest_decision_sources(session: Session) -> list[str]:
@@ -136,11 +137,13 @@ def _json_safe(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if isinstance(v, str | int | float | bool | dict | list) or v is None}
 
 
-def _sync(session: Session, instance: WorkflowInstance, workflow: BpmnWorkflow, actor: Principal) -> None:
-    """Mirror the engine's ready user tasks into department inboxes and close the instance when done."""
+def _sync(session: Session, instance: WorkflowInstance, workflow: BpmnWorkflow, actor: Principal,
+          *, started: bool = False) -> None:
+    """Mirror the engine's ready user tasks into department inboxes and close the instance when done
+    (``started``: the instance was created just now and has no inbox rows yet)."""
     ready = engine.ready_user_tasks(workflow)
     ready_ids = {str(t.id) for t in ready}
-    known = {t.engine_task_id: t for t in session.scalars(select(WorkflowTask).where(
+    known = {} if started else {t.engine_task_id: t for t in session.scalars(select(WorkflowTask).where(
         WorkflowTask.instance_id == instance.id, WorkflowTask.status.in_(("open", "claimed", "waiting"))))}
     for stale_id, stale in known.items():
         if stale_id not in ready_ids:  # e.g. cancelled by a boundary event
@@ -196,7 +199,7 @@ def start_instance(
         except WorkflowException as exc:
             raise Invalid(f"the process stopped at a script task: {exc}") from None
         _event(session, instance, "start", actor, version=definition.version, business_key=business_key)
-        _sync(session, instance, workflow, actor)
+        _sync(session, instance, workflow, actor, started=True)
     return instance
 
 

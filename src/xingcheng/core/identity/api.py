@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from xingcheng.core.auth import Principal
-from xingcheng.core.deps import AppSettings, CurrentPrincipal, DbSession, RowId, client_address, require
+from xingcheng.core.deps import AppSettings, CurrentPrincipal, DbSession, RowId, client_address, reads_first, require
 from xingcheng.core.errors import TooManyRequests, Unauthorized
 from xingcheng.core.identity import service
 from xingcheng.core.identity.schemas import (
@@ -30,6 +30,7 @@ router = APIRouter(prefix="/api/v1", tags=["admin"])
 
 
 @public_router.post("/token", response_model=TokenPair, operation_id="auth-token")
+@reads_first
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, session: DbSession, settings: AppSettings
 ) -> TokenPair:

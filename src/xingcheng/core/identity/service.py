@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from xingcheng.core.audit import service as audit
 from xingcheng.core.auth import SYSTEM, Principal, Role
@@ -208,7 +208,8 @@ def refresh_tokens(session: Session, *, refresh_token: str, settings: Settings) 
 
 def principal_from_access_token(session: Session, *, token: str, settings: Settings) -> Principal:
     claims = decode_token(token, key=settings.signing_key(), expected_type="access")
-    account = session.get(Account, int(claims.subject))
+    # Every authenticated request does this: the roles come in the same round trip.
+    account = session.get(Account, int(claims.subject), options=[joinedload(Account.role_links)])
     if account is None or not account.is_active:
         raise Unauthorized("the account behind this token no longer exists or is disabled")
     return principal_for_account(account)

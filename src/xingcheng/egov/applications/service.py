@@ -110,9 +110,11 @@ def _audience_check(item: ServiceItem, kind: str) -> None:
         raise Forbidden(f"{item.name} is for individuals (个人), not legal entities")
 
 
-def needs_for(session: Session, *, item: ServiceItem, principal: Principal) -> tuple[list[materials.Need], int]:
-    kind, key = applicant_of(principal)
-    applicant = materials.load_applicant(session, kind=kind, key=key, fallback_name=principal.name)
+def needs_for(session: Session, *, item: ServiceItem, principal: Principal,
+              applicant: materials.Applicant | None = None) -> tuple[list[materials.Need], int]:
+    if applicant is None:
+        kind, key = applicant_of(principal)
+        applicant = materials.load_applicant(session, kind=kind, key=key, fallback_name=principal.name)
     items = bundle(session, item)
     produced = ("营业执照",) if process_of(item) == "enterprise-start" else ()
     needs = materials.plan(session, items=items, applicant=applicant, produced=produced)
@@ -179,7 +181,7 @@ def submit(session: Session, *, principal: Principal, data: ApplicationSubmit, i
         raise Conflict(f"{item.name} cannot be applied for online; see the guide for the service window")
     applicant = materials.load_applicant(session, kind=kind, key=key, fallback_name=principal.name)
     link = process_of(item)
-    needs, required = needs_for(session, item=item, principal=principal)
+    needs, required = needs_for(session, item=item, principal=principal, applicant=applicant)
     cleaned = _validate(session, link=link, item=item, form=data.form, given=data.materials, needs=needs,
                         applicant=applicant, account_id=principal.account_id)
     now = utcnow()
@@ -318,6 +320,8 @@ def tasks_of(session: Session, *, application: Application) -> list[WorkflowTask
 
 
 def rating_of(session: Session, *, application: Application) -> int | None:
+    if application.status not in CLOSED:
+        return None  # rated only after completion
     return session.scalar(select(ApplicationRating.score).where(ApplicationRating.application_id == application.id))
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from xingcheng.core.auth import Principal
-from xingcheng.core.deps import DbSession, Pagination, RowId, require
+from xingcheng.core.deps import DbSession, Pagination, RowId, reads_first, require
 from xingcheng.egov.qa import service
 from xingcheng.egov.qa.schemas import (
     AskRequest,
@@ -31,6 +31,7 @@ Manager = Annotated[Principal, Depends(require("qa:manage"))]
 
 
 @public_router.post("/ask", response_model=AskResponse, operation_id="qa-ask")
+@reads_first
 def ask(session: DbSession, data: AskRequest) -> Any:
     return service.ask(session, question=data.question, channel=data.channel, limit=data.limit)
 

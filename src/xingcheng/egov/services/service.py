@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, delete, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from xingcheng.core.audit import service as audit
 from xingcheng.core.auth import Principal, Role
@@ -52,10 +52,11 @@ def summary(item: ServiceItem, department_name: str) -> dict[str, Any]:
 
 
 def get_item(session: Session, *, code: str) -> ServiceItem | None:
-    return session.scalar(
+    # One round trip: applications look an item up on every submission.
+    return session.scalars(
         select(ServiceItem).where(ServiceItem.code == code)
-        .options(selectinload(ServiceItem.materials), selectinload(ServiceItem.process))
-    )
+        .options(joinedload(ServiceItem.materials), joinedload(ServiceItem.process))
+    ).unique().one_or_none()
 
 
 def get_item_or_raise(session: Session, *, code: str) -> ServiceItem:
