@@ -83,8 +83,13 @@ def sqlite_engine(template_dir: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def pg_engine(worker_id: str) -> Iterator[Engine]:
+def pg_engine(worker_id: str, template_dir: Path) -> Iterator[Engine]:
     """This worker's own PostgreSQL schema holding the small demo city."""
+    # Encrypted columns are sealed with the keys in this worker's data dir, and ``sqlite_engine``
+    # later copies the template's keys over them: take the template's keys first, so the PG city is
+    # sealed with the keys every later fixture keeps (only keys/, the rest stays as it was).
+    if (template_dir / "keys").is_dir():
+        shutil.copytree(template_dir / "keys", _TEST_DATA_DIR / "keys", dirs_exist_ok=True)
     with postgres_schema(f"xc_{worker_id}") as engine:
         build_city(engine)
         yield engine

@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -171,10 +172,16 @@ def keyring_path(data_dir: Path) -> Path:
 class KeyringFile:
     """The keyring on disk: created on first use, replaced atomically, re-read when it changes."""
 
+    # How long a read keyring is trusted without a stat() of its file. Decrypting thousands of values a
+    # second must not stat the file for each; a value sealed with a key we have not seen yet forces a
+    # fresh look (see EncryptedString), so a rotation elsewhere is picked up at once where it matters.
+    CHECK_INTERVAL = 1.0
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._cached: tuple[tuple[int, int, int] | None, Keyring] | None = None
+        self._checked_at = 0.0
 
     def _write_new(self, keyring: Keyring) -> Path:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -221,13 +228,18 @@ class KeyringFile:
             return None
         return st.st_ino, st.st_size, st.st_mtime_ns
 
-    def current(self) -> Keyring:
-        """The file's keyring, re-read only when its inode, size or mtime changed (a rotation)."""
+    def current(self, *, fresh: bool = False) -> Keyring:
+        """The file's keyring, re-read only when its inode, size or mtime changed (a rotation); the file
+        is looked at again after ``CHECK_INTERVAL`` seconds, or now when ``fresh``."""
         with self._lock:
+            now = time.monotonic()
+            if self._cached is not None and not fresh and now - self._checked_at < self.CHECK_INTERVAL:
+                return self._cached[1]
             stamp = self._stamp()  # taken before reading: a change during the read shows next time
             if self._cached is None or stamp != self._cached[0]:
                 keyring = self.load()
                 self._cached = (stamp if stamp is not None else self._stamp(), keyring)
+            self._checked_at = now
             return self._cached[1]
 
     def add_key(self) -> tuple[Keyring, Keyring]:
@@ -238,6 +250,8 @@ class KeyringFile:
             previous = self.load()
             keyring = previous.with_new_key()
             self.save(keyring)
+        with self._lock:
+            self._cached = None  # this process encrypts with the new key from now on
         return previous, keyring
 
 
@@ -245,15 +259,16 @@ _files: dict[Path, KeyringFile] = {}
 _override: Keyring | KeyringFile | None = None
 
 
-def current_keyring() -> Keyring:
-    """The process's keyring: an override set with ``use_keyring``, else the data dir's file."""
+def current_keyring(*, fresh: bool = False) -> Keyring:
+    """The process's keyring: an override set with ``use_keyring``, else the data dir's file (``fresh``:
+    look at the file now rather than trust a read of the last second)."""
     if isinstance(_override, Keyring):
         return _override
     if isinstance(_override, KeyringFile):
-        return _override.current()
+        return _override.current(fresh=fresh)
     path = keyring_path(get_settings().data_dir)
     source = _files.get(path) or _files.setdefault(path, KeyringFile(path))
-    return source.current()
+    return source.current(fresh=fresh)
 
 
 @contextmanager
@@ -306,7 +321,16 @@ class EncryptedString(TypeDecorator[str]):
         return current_keyring().encrypt(value, binding=self._binding())
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else current_keyring().decrypt(value, binding=self._binding())
+        if value is None:
+            return None
+        keyring = current_keyring()
+        try:
+            return keyring.decrypt(value, binding=self._binding())
+        except FieldDecryptionError:
+            latest = current_keyring(fresh=True)  # perhaps sealed with a key rotated in a moment ago
+            if latest is keyring:
+                raise
+            return latest.decrypt(value, binding=self._binding())
 
 
 @event.listens_for(Column, "after_parent_attach")

@@ -50,6 +50,14 @@ def test_registries_are_graded_datasets(any_db):
     assert entities.grade == "L3" and entities.row_count > 0
 
 
+def test_the_population_register_is_graded_as_the_registry_grades_its_fields():
+    from xingcheng.datahub.catalog.demo import POPULATION_FIELDS
+    from xingcheng.datahub.registries.sources import DEFAULT_OWNERS
+
+    registry = DEFAULT_OWNERS["person"]
+    assert {f["name"]: f["grade"] for f in POPULATION_FIELDS} == {f["name"]: registry[f["name"]][1] for f in POPULATION_FIELDS}
+
+
 def test_parquet_layout_per_version(any_db):
     dataset = service.get_or_raise(any_db, owner="sthj", name="air-quality-hourly")
     part = any_db.scalar(select(DatasetBatch.part).where(DatasetBatch.dataset_id == dataset.id))

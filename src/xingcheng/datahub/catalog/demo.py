@@ -58,10 +58,12 @@ def profile_fields(profile: str, grade: str) -> list[dict[str, Any]]:
     }[profile]
 
 
+# The same grades as the registry's own field table (registries.sources.DEFAULT_OWNERS): one grade per field.
 POPULATION_FIELDS = [
-    _f("id_number", "公民身份号码", kind="id_number", grade="L4", required=True), _f("name", "姓名", kind="name", grade="L3"),
-    _f("gender", "性别", grade="L2"), _f("birth_date", "出生日期", "date", grade="L3"), _f("division_code", "户籍区县"),
-    _f("residence_address", "居住地址", kind="address", grade="L3"), _f("phone", "联系电话", kind="phone", grade="L3"),
+    _f("id_number", "公民身份号码", kind="id_number", grade="L3", required=True), _f("name", "姓名", kind="name", grade="L3"),
+    _f("gender", "性别", grade="L2"), _f("birth_date", "出生日期", "date", grade="L2"),
+    _f("division_code", "户籍区县", grade="L2"), _f("residence_address", "居住地址", kind="address", grade="L3"),
+    _f("phone", "联系电话", kind="phone", grade="L4"),
 ]
 ENTITY_FIELDS = [
     _f("credit_code", "统一社会信用代码", kind="credit_code", required=True), _f("name", "名称", required=True),

@@ -1,15 +1,43 @@
 """The base registries: person (人口库), legal entity (法人库), e-licences (电子证照库), standard addresses (空间地理库),
-and the 一数一源 tables (field ownership, claims)."""
+and the 一数一源 tables (field ownership, claims).
+
+The registries' L4 fields (``sources.DEFAULT_OWNERS``: the person's phone and disability grade) are stored
+SM4-GCM encrypted (``core.crypto``), and so are claim and correction values, which may carry them.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
+from xingcheng.core.crypto import EncryptedString
 from xingcheng.core.db import Base, TimestampMixin, utcnow
+
+
+class EncryptedInt(EncryptedString):
+    """An integer sealed as its decimal text. A subclass, so key rotation finds it like any encrypted column;
+    give ``aad`` (``table.column``) explicitly, as the column hook would rebind a bare one to the base type."""
+
+    cache_ok = True
+
+    @property
+    def python_type(self) -> type:
+        return int
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"an encrypted integer column takes int, not {type(value).__name__}")
+        return super().process_bind_param(str(value), dialect)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> int | None:  # type: ignore[override]
+        text = super().process_result_value(value, dialect)
+        return None if text is None else int(text)
 
 
 class Person(TimestampMixin, Base):
@@ -31,7 +59,7 @@ class Person(TimestampMixin, Base):
     division_code: Mapped[str] = mapped_column(ForeignKey("division.code"))
     household_address: Mapped[str] = mapped_column(String(200))  # 户籍地址
     residence_address: Mapped[str] = mapped_column(String(200))  # 居住地址
-    phone: Mapped[str | None] = mapped_column(String(11), default=None)
+    phone: Mapped[str | None] = mapped_column(EncryptedString(), default=None)  # L4: encrypted, no SQL comparison
     marital_status: Mapped[str] = mapped_column(String(16))  # unmarried | married | divorced | widowed
     education: Mapped[str] = mapped_column(String(16))  # GB/T 4658 level names in English
     # employed | self_employed | unemployed | student | retired | child
@@ -41,7 +69,8 @@ class Person(TimestampMixin, Base):
     social_insurance_months: Mapped[int] = mapped_column(default=0)
     housing_fund_status: Mapped[str] = mapped_column(String(16), default="none")  # none | active | sealed | closed
     housing_fund_balance_cents: Mapped[int] = mapped_column(BigInteger, default=0)
-    disability_grade: Mapped[int | None] = mapped_column(default=None)  # 1–4 per GB/T 26341, None = none
+    # 1–4 per GB/T 26341, None = none; L4 (health): encrypted
+    disability_grade: Mapped[int | None] = mapped_column(EncryptedInt(aad="person.disability_grade"), default=None)
     residence_permit_status: Mapped[str] = mapped_column(String(16), default="not_needed")  # not_needed | valid | expired
     household_id: Mapped[str] = mapped_column(String(20))  # 户号
     low_income_status: Mapped[str] = mapped_column(String(16), default="none")  # none | dibao | tekun (特困)
@@ -158,14 +187,14 @@ class FieldClaim(TimestampMixin, Base):
     registry_name: Mapped[str] = mapped_column(String(16))
     record_key: Mapped[str] = mapped_column(String(18))  # ID number or credit code
     field: Mapped[str] = mapped_column(String(64))
-    value: Mapped[str | None] = mapped_column(Text)  # canonical JSON of the claimed value
+    value: Mapped[str | None] = mapped_column(EncryptedString())  # canonical JSON of the claimed value
     department_code: Mapped[str] = mapped_column(ForeignKey("department.code"))
     source: Mapped[str] = mapped_column(String(128))  # the claimant's system / document reference
     observed_at: Mapped[datetime]  # when the claimant observed the value
     # agrees | conflict | no_record | accepted | rejected | superseded
     status: Mapped[str] = mapped_column(String(16), index=True)
     authority_department_code: Mapped[str] = mapped_column(String(32))
-    authority_value: Mapped[str | None] = mapped_column(Text, default=None)  # canonical JSON at the last check
+    authority_value: Mapped[str | None] = mapped_column(EncryptedString(), default=None)  # canonical JSON at last check
     checked_at: Mapped[datetime]
     submitted_by: Mapped[str] = mapped_column(String(64))
     resolved_by: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -183,7 +212,7 @@ class CorrectionRequest(TimestampMixin, Base):
     registry_name: Mapped[str] = mapped_column(String(16))
     record_key: Mapped[str] = mapped_column(String(18))
     field: Mapped[str] = mapped_column(String(64))
-    proposed_value: Mapped[str | None] = mapped_column(Text)
+    proposed_value: Mapped[str | None] = mapped_column(EncryptedString())  # canonical JSON
     authority_department_code: Mapped[str] = mapped_column(ForeignKey("department.code"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | applied | declined
     requested_by: Mapped[str] = mapped_column(String(64))
