@@ -7,9 +7,13 @@
    each of ``--datastreams`` datastreams (the city's sensors) — filling is not timed.
 2. Times ``aggregate(…, interval="15min")`` for one datastream over the 30 days (2,880 buckets) against
    the baseline measured in the same run: fetching the raw rows with ``range`` and bucketing in Python.
-3. Times ``latest()`` for all ``--datastreams`` ids (the latest-value cache) against the baseline of
-   computing it from the raw table (``arg_max`` per datastream).
-Each timing is the median of ``--repeat`` runs.
+3. The latest value of all ``--datastreams`` datastreams, three ways in the same run: the bulk path
+   ``latest_table()`` (one Arrow table: DuckDB ``to_arrow_table``, PostgreSQL binary ``COPY`` decoded by
+   numpy), the old per-object path ``latest(ids)`` (one Python ``Latest`` per datastream), and the
+   baseline of computing it from the raw table (``arg_max`` / ``DISTINCT ON`` per datastream).
+4. Encodes the bulk table the way ``GET /api/v1/iot/latest`` streams it (Arrow IPC and NDJSON, with a
+   datastream key column), to show what the HTTP path adds on top of the store.
+Each timing is the median of ``--repeat`` runs (the slow per-object path and baselines: ``--repeat // 2``).
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ from typing import Any
 import duckdb
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from xingcheng.iot.api import arrow_chunks, ndjson_chunks
 from xingcheng.iot.store import DuckDBObservationStore, ObservationStore
 from xingcheng.iot.store_pg import PostgresObservationStore
 
@@ -89,12 +95,21 @@ def run(store: ObservationStore, args: argparse.Namespace, raw_latest: Callable[
     base_agg_ms, n = median_ms(lambda: python_buckets(store, end), max(1, args.repeat // 2))
     assert n == len(buckets)
     ids = list(range(args.history_streams + 1, args.history_streams + 1 + args.datastreams))
-    latest_ms, latest = median_ms(lambda: store.latest(ids), args.repeat)
+    bulk_ms, bulk = median_ms(store.latest_table, args.repeat)
+    assert bulk.num_rows == args.datastreams + args.history_streams
+    slow = max(1, args.repeat // 2)
+    latest_ms, latest = median_ms(lambda: store.latest(ids), slow)
     assert len(latest) == args.datastreams
-    base_latest_ms, counted = median_ms(raw_latest, max(1, args.repeat // 2))
+    base_latest_ms, counted = median_ms(raw_latest, slow)
     assert counted >= args.datastreams
+    keyed = bulk.add_column(1, "datastream", pc.binary_join_element_wise(
+        "thing-", pc.cast(bulk.column("datastream_id"), pa.string()), "/pm25", ""))
+    arrow_ms, arrow_bytes = median_ms(lambda: sum(len(c) for c in arrow_chunks(keyed)), args.repeat)
+    ndjson_ms, ndjson_bytes = median_ms(lambda: sum(len(c) for c in ndjson_chunks(keyed)), args.repeat)
     return {"rows": data.num_rows + cityd.num_rows, "fill_s": fill_s, "aggregate_ms": agg_ms,
-            "aggregate_baseline_ms": base_agg_ms, "latest_ms": latest_ms, "latest_baseline_ms": base_latest_ms}
+            "aggregate_baseline_ms": base_agg_ms, "latest_bulk_ms": bulk_ms, "latest_ms": latest_ms,
+            "latest_baseline_ms": base_latest_ms, "encode_arrow_ms": arrow_ms, "encode_ndjson_ms": ndjson_ms,
+            "arrow_mb": arrow_bytes / 1e6, "ndjson_mb": ndjson_bytes / 1e6}
 
 
 def main() -> None:
@@ -135,17 +150,21 @@ def main() -> None:
             with psycopg.connect(args.pg_url, autocommit=True) as admin:
                 admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, duckdb {duckdb.__version__}"
+    load = os.getloadavg()
     if args.json:
-        print(json.dumps({"machine": machine, "datastreams": args.datastreams, "history_streams": args.history_streams,
+        print(json.dumps({"machine": machine, "load_average": [round(x, 2) for x in load],
+                          "datastreams": args.datastreams, "history_streams": args.history_streams,
                           "days": args.days, "results": {k: {m: round(x, 2) for m, x in v.items()} for k, v in results.items()}}))
         return
-    table = RichTable(title=f"IoT queries ({machine})")
+    table = RichTable(title=f"IoT queries ({machine}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})")
     for column in ("store", "rows", "15-min × 30 d (ms)", "baseline: range + Python (ms)",
-                   f"latest of {args.datastreams:,} (ms)", "baseline: from raw table (ms)"):
+                   f"latest of {args.datastreams:,}: bulk Arrow (ms)", "per-object Latest (ms)",
+                   "baseline: from raw table (ms)", "encode Arrow IPC / NDJSON (ms)"):
         table.add_column(column, justify="right")
     for name, r in results.items():
         table.add_row(name, f"{r['rows']:,.0f}", f"{r['aggregate_ms']:.1f}", f"{r['aggregate_baseline_ms']:.1f}",
-                      f"{r['latest_ms']:.0f}", f"{r['latest_baseline_ms']:.0f}")
+                      f"{r['latest_bulk_ms']:.0f}", f"{r['latest_ms']:.0f}", f"{r['latest_baseline_ms']:.0f}",
+                      f"{r['encode_arrow_ms']:.0f} / {r['encode_ndjson_ms']:.0f}")
     console.print(table)
 
 

@@ -1,16 +1,22 @@
-"""Data-quality report: seeded gaps, a stuck sensor, a silent one, out-of-range values and late arrivals are found."""
+"""Data-quality report: seeded gaps, a stuck sensor, a silent one, out-of-range values and late arrivals are found,
+on the DuckDB and on the PostgreSQL observation store; the daily report is saved and kept as history."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
+import pytest
 from sqlalchemy import select
 
+from xc_testing import PG_BASE_URL, postgres_schema_name, schema_connect_args
 from xingcheng.core.auth import SYSTEM
 from xingcheng.core.identity.models import Department
-from xingcheng.iot import ingest, quality
+from xingcheng.iot import ingest, quality, runtime
 from xingcheng.iot.models import Datastream, ObservedProperty, Thing
+from xingcheng.iot.store import ObservationStore, request_store
+from xingcheng.iot.store_pg import PostgresObservationStore, psycopg_conninfo
 from xingcheng.iot.worker import device_principal
 
 DAY = date(2026, 7, 1)
@@ -47,6 +53,32 @@ def _rows(ds: Datastream, steps: range, value=lambda i: 30.0 + (i % 7)) -> list[
     return [(ds.id, LO + timedelta(seconds=i * STEP), float(value(i))) for i in steps]
 
 
+@pytest.fixture
+def pg_store() -> Iterator[PostgresObservationStore]:
+    with postgres_schema_name("iotqual") as schema:
+        store = PostgresObservationStore(psycopg_conninfo(PG_BASE_URL), options=schema_connect_args(schema)["options"])
+        yield store
+        store.close()
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def backend(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """(registry session, observation store): SQLite + DuckDB, or PostgreSQL for both."""
+    if request.param == "duckdb":
+        return request.getfixturevalue("db"), request.getfixturevalue("iot_store")
+    return request.getfixturevalue("pg_db"), request.getfixturevalue("pg_store")
+
+
+def _received_after(store: ObservationStore, seconds: int, datastream_id: int | None = None) -> None:
+    """Pretend the stored observations arrived ``seconds`` after they were taken."""
+    table = store.dialect.raw
+    where = f" WHERE datastream_id = {int(datastream_id)}" if datastream_id is not None else ""
+    if store.dialect.name == "duckdb":
+        store._conn.execute(f"UPDATE {table} SET received_at = phenomenon_time + INTERVAL {seconds} SECOND{where}")  # type: ignore[attr-defined]
+    else:
+        store._conn.execute(f"UPDATE {table} SET received_at = phenomenon_time + interval '{seconds} seconds'{where}")  # type: ignore[attr-defined]
+
+
 def _append(store, rows: list[tuple[int, datetime, float]]) -> None:  # type: ignore[no-untyped-def]
     ids, times, values = zip(*rows, strict=True)
     store.append(pa.table({"index": pa.array(range(len(rows)), pa.int64()), "datastream_id": pa.array(ids, pa.int64()),
@@ -54,7 +86,8 @@ def _append(store, rows: list[tuple[int, datetime, float]]) -> None:  # type: ig
                            "result": pa.array(values, pa.float64())}))
 
 
-def test_report_finds_seeded_gaps_stuck_silent_invalid_and_late_data(db, iot_store):
+def test_report_finds_seeded_gaps_stuck_silent_invalid_and_late_data(backend):
+    db, iot_store = backend
     s = _setup(db)
     full = _rows(s["full"], range(POINTS))
     full[10] = (full[10][0], full[10][1], 900.0)  # stored before the range was tightened: invalid now
@@ -67,9 +100,8 @@ def test_report_finds_seeded_gaps_stuck_silent_invalid_and_late_data(db, iot_sto
     rows += _rows(s["maint"], range(5))  # a thing in maintenance is not judged
     _append(iot_store, rows)
     # Arrival times: five seconds late, except the gap stream which arrived ten minutes late.
-    iot_store._conn.execute("UPDATE observation SET received_at = phenomenon_time + INTERVAL 5 SECOND")
-    iot_store._conn.execute(f"UPDATE observation SET received_at = phenomenon_time + INTERVAL 10 MINUTE "
-                            f"WHERE datastream_id = {s['gap'].id}")
+    _received_after(iot_store, 5)
+    _received_after(iot_store, 600, s["gap"].id)
 
     report = quality.compute_report(db, store=iot_store, day=DAY, department_code=DEPT,
                                     now=datetime(2026, 7, 3, tzinfo=UTC))
@@ -100,7 +132,8 @@ def test_report_finds_seeded_gaps_stuck_silent_invalid_and_late_data(db, iot_sto
     assert dept.department_name == "质量测试局" and dept.expected == summary.expected
 
 
-def test_ingest_rejections_and_duplicates_count_against_the_department(db, iot_store):
+def test_ingest_rejections_and_duplicates_count_against_the_department(backend):
+    db, iot_store = backend
     s = _setup(db, prefix="r")
     now = datetime.now(UTC).replace(microsecond=0)
     good = {"datastream": s["full"].key, "phenomenon_time": (now - timedelta(minutes=10)).isoformat(), "result": 31.0}
@@ -136,3 +169,53 @@ def test_quality_api_answers_and_saves(client, auth, api_store):
     assert saved.status_code == 201, saved.text
     assert saved.json()["history"][-1]["day"] == "2026-06-30"
     assert client.post("/api/v1/iot/quality/reports", headers=auth("citizen")).status_code == 403
+
+
+def test_the_daily_report_is_saved_once_and_shows_in_the_history(backend):
+    db, iot_store = backend
+    s = _setup(db, prefix="d")
+    _append(iot_store, _rows(s["full"], range(POINTS)) + _rows(s["gap"], range(POINTS // 2)))
+    assert not quality.is_saved(db, DAY)
+    report = quality.save_daily_report(db, store=iot_store, day=DAY, actor=SYSTEM, now=datetime(2026, 7, 3, tzinfo=UTC))
+    assert quality.is_saved(db, DAY)
+    city = db.scalar(select(quality.QualityReportRow).where(quality.QualityReportRow.day == DAY,
+                                                            quality.QualityReportRow.department_code == "*"))
+    assert city is not None and city.received == report.summary.received == POINTS + POINTS // 2
+    mine = quality.history(db, department_code=DEPT)[-1]
+    assert mine.day == DAY and mine.completeness == next(d.completeness for d in report.departments
+                                                         if d.department_code == DEPT)
+
+
+def test_the_daily_job_runs_at_half_past_midnight_beijing_time():
+    before = datetime(2026, 7, 1, 0, 10, tzinfo=quality.CITY_TZ)
+    assert runtime.seconds_until_quality_report(before) == 20 * 60
+    after = datetime(2026, 7, 1, 0, 30, tzinfo=quality.CITY_TZ)  # due now: the next one is tomorrow's
+    assert runtime.seconds_until_quality_report(after) == 24 * 3600
+    assert runtime.seconds_until_quality_report(datetime(2026, 6, 30, 16, 40, tzinfo=UTC)) == 23 * 3600 + 50 * 60
+
+
+def test_liveness_counts_things_that_reported_within_three_intervals(backend):
+    db, iot_store = backend
+    s = _setup(db, prefix="l")
+    now = LO + timedelta(hours=6)
+    _append(iot_store, [(s["full"].id, now - timedelta(seconds=STEP), 30.0),
+                        (s["gap"].id, now - timedelta(seconds=3 * STEP + 1), 30.0)])
+    table = quality.stream_liveness(db, iot_store, now=now.replace(tzinfo=UTC))
+    live = dict(zip(table.column("thing_id").to_pylist(), table.column("live").to_pylist(), strict=True))
+    assert live[s["full"].thing_id] is True
+    assert live[s["gap"].thing_id] is False  # just past three intervals
+    assert live[s["never"].thing_id] is False
+    assert s["maint"].thing_id not in live  # only active things are judged
+
+
+@pytest.mark.postgres
+def test_quality_api_answers_on_the_postgresql_store(api_app, pg_store, client, auth, any_db):
+    api_app.dependency_overrides[request_store] = lambda: pg_store
+    try:
+        answer = client.get("/api/v1/iot/quality", params={"date": "2026-06-30"}, headers=auth("admin"))
+        assert answer.status_code == 200, answer.text  # was 503: the report needed DuckDB
+        saved = client.post("/api/v1/iot/quality/reports", params={"date": "2026-06-30"}, headers=auth("admin"))
+        assert saved.status_code == 201, saved.text
+        assert saved.json()["history"][-1]["day"] == "2026-06-30"
+    finally:
+        api_app.dependency_overrides.pop(request_store, None)

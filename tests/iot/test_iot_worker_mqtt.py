@@ -53,7 +53,7 @@ def _start_worker(data_dir: Path, worker_id: str, group: str, log: Path) -> subp
            "XC_AUDIT__SEQUENCER_ENABLED": "false"}
     env.pop("XC_DATABASE_URL", None)
     command = [str(Path(sys.executable).with_name("xingcheng")), "iot", "worker", "--id", worker_id, "--group", group,
-               "--batch-size", "100"]
+               "--batch-size", "30"]
     return subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
@@ -84,6 +84,10 @@ def test_a_killed_worker_restarted_under_its_id_lands_every_observation_exactly_
     totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
     lock = threading.Lock()
     expected_devices = {thing for thing, _, _ in streams}
+    # The kill happens in the results callback, the moment a quarter has landed: a fast worker would
+    # finish the whole backlog between two polls of the test thread.
+    running: dict[str, subprocess.Popen[bytes]] = {}
+    killed = threading.Event()
 
     def on_result(_c, _u, message) -> None:  # type: ignore[no-untyped-def]
         if message.topic.split("/")[2] in expected_devices:
@@ -91,6 +95,9 @@ def test_a_killed_worker_restarted_under_its_id_lands_every_observation_exactly_
             with lock:
                 for name in totals:
                     totals[name] += report[name]
+                if not killed.is_set() and totals["accepted"] >= MESSAGES * PER_MESSAGE // 4 and "worker" in running:
+                    running["worker"].send_signal(signal.SIGKILL)  # mid-stream: in-flight messages unacked
+                    killed.set()
 
     results = _client(f"xc-test-results-{uuid.uuid4().hex[:8]}", persistent=False)
     results.on_message = on_result
@@ -105,15 +112,13 @@ def test_a_killed_worker_restarted_under_its_id_lands_every_observation_exactly_
         publisher.publish(f"xc/ingest/{thing}/obs", json.dumps(items), qos=1).wait_for_publish(10)
 
     log = tmp_path / "worker.log"
-    worker = _start_worker(data_dir, worker_id, group, log)
+    with lock:
+        worker = running["worker"] = _start_worker(data_dir, worker_id, group, log)
     try:
-        deadline = time.monotonic() + 120
-        while totals["accepted"] < MESSAGES * PER_MESSAGE // 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert totals["accepted"] > 0, log.read_text()[-2000:]
-        worker.send_signal(signal.SIGKILL)  # mid-stream: no graceful stop, in-flight messages unacked
+        assert killed.wait(120), (totals, log.read_text()[-2000:])
         worker.wait(10)
-        killed_at = dict(totals)
+        with lock:
+            killed_at = dict(totals)
         assert killed_at["accepted"] < MESSAGES * PER_MESSAGE, "the worker finished before it could be killed"
 
         worker = _start_worker(data_dir, worker_id, group, log)  # same id: the broker resumes its session

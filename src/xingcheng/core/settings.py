@@ -38,6 +38,9 @@ class IotSettings(BaseModel):
     store: Literal["duckdb", "postgres"] = "duckdb"  # postgres = the database at XC_DATABASE_URL (must be PostgreSQL)
     embedded_worker: bool = True  # run one MQTT ingest worker inside `serve` when XC_MQTT_URL is set
     worker_id: str = Field(default="xc-ingest-serve", min_length=1, max_length=64)  # stable: the broker keeps its session
+    # The shared-subscription group the serving process's worker joins; a second server on the same broker
+    # (or a benchmark) takes its own group so it does not split the city's devices with this one.
+    worker_group: str = Field(default="xc-ingest", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     worker_batch_size: int = Field(default=5000, ge=1, le=50_000)
     raw_retention_days: int = Field(default=90, ge=1)
     aggregate_retention_days: int = Field(default=3650, ge=1)

@@ -1,14 +1,24 @@
-"""The sensing platform's JSON API: observation ingest (JSON batch or NDJSON), registry and observation reads."""
+"""The sensing platform's JSON API: observation ingest (JSON batch or NDJSON), registry and observation reads.
+
+The latest values of the whole city come as a stream (Arrow IPC or NDJSON) built from Arrow columns;
+paged JSON stays for small pages.
+"""
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterator
 from datetime import date as date_
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from xingcheng.core.auth import Principal
@@ -22,6 +32,7 @@ from xingcheng.iot.schemas import (
     AlertRaise,
     AlertRead,
     AlertStats,
+    AreaAggregates,
     DatastreamRead,
     IngestReport,
     LatestValue,
@@ -42,6 +53,8 @@ Writer = Annotated[Principal, Depends(require("iot:write"))]
 Handler = Annotated[Principal, Depends(require("alerts:handle"))]
 MAX_ITEMS = 50_000
 NDJSON = "application/x-ndjson"
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+STREAM_ROWS = 65_536  # rows per streamed chunk (one Arrow record batch, or that many NDJSON lines)
 
 
 async def observation_items(request: Request) -> list[Any]:
@@ -155,18 +168,94 @@ def latest_observations(
     return service.latest_observations(session, store=store, datastream_id=datastream_id, n=n)
 
 
-@router.get("/latest", response_model=Page[LatestValue], operation_id="iot-latest-values")
+@router.get("/areas/{division_code}/aggregates", response_model=AreaAggregates, operation_id="iot-area-aggregates")
+def area_aggregates(
+    session: DbSession, store: Store, reader: Reader,
+    division_code: Annotated[str, Path(pattern=r"^\d{6}$")],
+    interval: Interval = "1h", start: datetime | None = None, end: datetime | None = None,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+    property: Annotated[str | None, Query(max_length=64)] = None,
+) -> Any:
+    """avg/min/max/count per bucket over an area's datastreams (the division and those under it; the city's
+    code covers the city), one series per observed property; optionally one thing kind or property only."""
+    return service.area_aggregates(session, store=store, reader=reader, division_code=division_code,
+                                   interval=interval, start=start, end=end, kind=kind, property=property)
+
+
+LatestFormat = Literal["json", "ndjson", "arrow"]
+LATEST_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {
+    NDJSON: {"schema": {"type": "string", "description": "one LatestValue per line"}},
+    ARROW_STREAM: {"schema": {"type": "string", "format": "binary",
+                              "description": "Arrow IPC stream: datastream_id, datastream, phenomenon_time (UTC), result"}},
+}}}
+
+
+def _latest_format(request: Request, wanted: LatestFormat | None) -> LatestFormat:
+    if wanted is not None:
+        return wanted
+    accept = request.headers.get("accept", "")
+    return "arrow" if ARROW_STREAM in accept else "ndjson" if NDJSON in accept else "json"
+
+
+def arrow_chunks(table: pa.Table) -> Iterator[bytes]:
+    """The table as an Arrow IPC stream, one record batch at a time."""
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=STREAM_ROWS):
+            writer.write_batch(batch)
+            yield sink.getvalue()
+            sink.seek(0)
+            sink.truncate()
+    yield sink.getvalue()
+
+
+def _json_string(column: pa.Array) -> pa.Array:
+    """Each value as a JSON string literal; keys rarely need escaping, so check once and quote in bulk."""
+    if pc.any(pc.match_substring_regex(column, r'["\\\x00-\x1f]')).as_py():
+        return pa.array([json.dumps(v, ensure_ascii=False) for v in column.to_pylist()], pa.string())
+    return pc.binary_join_element_wise('"', column, '"', "")
+
+
+def ndjson_chunks(table: pa.Table) -> Iterator[bytes]:
+    """One ``LatestValue`` JSON object per line, built column-wise by Arrow compute (no per-row Python)."""
+    for batch in table.to_batches(max_chunksize=STREAM_ROWS):
+        result = batch.column("result")
+        value = pc.if_else(pc.is_finite(result), pc.cast(result, pa.string()), "null")
+        # Naive UTC to text is Arrow's fast path ("2026-11-24 08:00:00.000000"); put the ISO "T" in place.
+        text = pc.cast(pc.cast(batch.column("phenomenon_time"), pa.timestamp("us")), pa.string())
+        times = pc.utf8_replace_slice(text, start=10, stop=11, replacement="T")
+        lines = pc.binary_join_element_wise(
+            '{"datastream_id":', pc.cast(batch.column("datastream_id"), pa.string()),
+            ',"datastream":', _json_string(batch.column("datastream")),
+            ',"phenomenon_time":"', times, 'Z","result":', value, "}\n", "",
+        )
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)  # the lines lie back to back in one buffer
+        first, last = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
+        yield lines.buffers()[2].slice(first, last - first).to_pybytes()
+
+
+@router.get("/latest", response_model=Page[LatestValue], operation_id="iot-latest-values", responses=LATEST_RESPONSES)
 def latest_values(
-    session: DbSession, store: Store, page: Pagination, _: Reader,
+    request: Request, session: DbSession, store: Store, page: Pagination, _: Reader,
     thing_key: Annotated[str | None, Query(max_length=64)] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
     division_code: Annotated[str | None, Query(max_length=6)] = None,
     property: Annotated[str | None, Query(max_length=64)] = None,
+    format: Annotated[LatestFormat | None, Query(description=(
+        f"json: a page of datastreams (limit/offset); ndjson ({NDJSON}) or arrow ({ARROW_STREAM}): every matching "
+        "datastream in one stream, paging ignored. Default: from the Accept header, else json"))] = None,
 ) -> Any:
-    """Each datastream's newest value from the latest-value cache, a page of datastreams at a time."""
-    items, total = service.latest_values(session, store=store, page=page, thing_key=thing_key, kind=kind,
-                                         division_code=division_code, property=property)
-    return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+    """Each datastream's newest value from the latest-value cache: a page as JSON, or all at once as a stream."""
+    wanted = _latest_format(request, format)
+    if wanted == "json":
+        items, total = service.latest_values(session, store=store, page=page, thing_key=thing_key, kind=kind,
+                                             division_code=division_code, property=property)
+        return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+    # Read now, while the request holds the store; stream from the Arrow table in memory afterwards.
+    table = service.latest_table(session, store=store, thing_key=thing_key, kind=kind, division_code=division_code,
+                                 property=property)
+    chunks, media_type = (arrow_chunks(table), ARROW_STREAM) if wanted == "arrow" else (ndjson_chunks(table), NDJSON)
+    return StreamingResponse(chunks, media_type=media_type, headers={"X-Total-Count": str(table.num_rows)})
 
 
 # ---- alert rules -----------------------------------------------------------------------------
@@ -262,6 +351,5 @@ def save_quality_report(
     date: Annotated[date_ | None, Query(description="Beijing day; default today")] = None,
 ) -> Any:
     """Compute the day's report for every department and keep it in the history (replacing an earlier run)."""
-    report = quality.compute_report(session, store=store, day=date or quality.today(), with_history=False)
-    quality.save_report(session, report, actor=actor)
+    report = quality.save_daily_report(session, store=store, day=date or quality.today(), actor=actor)
     return report.model_copy(update={"history": quality.history(session)})

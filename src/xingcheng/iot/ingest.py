@@ -23,7 +23,7 @@ from xingcheng.core.audit import service as audit
 from xingcheng.core.auth import Principal
 from xingcheng.core.errors import Forbidden
 from xingcheng.iot import rules
-from xingcheng.iot.models import Datastream, Thing
+from xingcheng.iot.models import Datastream, ObservedProperty, Thing
 from xingcheng.iot.schemas import IngestReport, ItemResult, RejectReason
 from xingcheng.iot.store import ObservationStore
 
@@ -56,39 +56,71 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def _lookup(session: Session, keys: list[str]) -> pa.Table:
+    """What validation and the streaming rules need of each named datastream, in one query."""
     rows = session.execute(
-        select(Datastream.key, Datastream.id, Thing.key, Datastream.valid_min, Datastream.valid_max, Datastream.value_type)
-        .join(Thing, Thing.id == Datastream.thing_id).where(Datastream.key.in_(keys))
+        select(Datastream.key, Datastream.id, Thing.key, Datastream.valid_min, Datastream.valid_max,
+               Datastream.value_type, ObservedProperty.name, Thing.kind, Thing.division_code)
+        .join(Thing, Thing.id == Datastream.thing_id)
+        .join(ObservedProperty, ObservedProperty.id == Datastream.observed_property_id)
+        .where(Datastream.key.in_(keys))
     ).all() if keys else []
-    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [(), (), (), (), (), ()]
+    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 9
     return pa.table({
         "key": pa.array(columns[0], pa.string()), "id": pa.array(columns[1], pa.int64()),
         "thing_key": pa.array(columns[2], pa.string()), "valid_min": pa.array(columns[3], pa.float64()),
         "valid_max": pa.array(columns[4], pa.float64()), "value_type": pa.array(columns[5], pa.string()),
+        "property": pa.array(columns[6], pa.string()), "thing_kind": pa.array(columns[7], pa.string()),
+        "division_code": pa.array(columns[8], pa.string()),
     })
+
+
+def _may_write(principal: Principal) -> None:
+    if not (principal.has("device:ingest") or principal.has("iot:write")):
+        raise Forbidden("only devices (API key) and staff with 'iot:write' may write observations")
+    if principal.kind == "device" and not principal.device_key:
+        raise Forbidden("this API key is not bound to a device (device_key)")
 
 
 def ingest(
     session: Session, *, store: ObservationStore, principal: Principal, items: list[Any], now: datetime | None = None,
 ) -> IngestReport:
     """Store the valid observations among ``items``; report each item as accepted, duplicate or rejected."""
-    if not (principal.has("device:ingest") or principal.has("iot:write")):
-        raise Forbidden("only devices (API key) and staff with 'iot:write' may write observations")
-    if principal.kind == "device" and not principal.device_key:
-        raise Forbidden("this API key is not bound to a device (device_key)")
+    return ingest_many(session, store=store, batches=[(principal, items)], now=now)[0]
+
+
+def ingest_many(
+    session: Session, *, store: ObservationStore, batches: list[tuple[Principal, list[Any]]], now: datetime | None = None,
+    itemised: bool = True,
+) -> list[IngestReport]:
+    """``ingest`` for several writers at once (the MQTT worker's devices): one report per ``(principal, items)``.
+
+    Each item is checked against its own writer (a device writes only its own datastreams), but the
+    lookup, the store append, the rule evaluation and the audit entries happen once for all of them:
+    per-writer calls cost one store round trip per device and dominated the worker's batch.
+    With ``itemised=False`` a report's ``items`` hold only the rejected ones (all a device is told over MQTT).
+    """
+    for principal, _ in batches:
+        _may_write(principal)
+    items = [item for _, batch in batches for item in batch]
+    owners = [principal.device_key if principal.kind == "device" else None
+              for principal, batch in batches for _ in batch]
     n = len(items)
     reasons: list[RejectReason | None] = [None] * n
     keys: list[str | None] = [None] * n
     times: list[datetime | None] = [None] * n
     values = [0.0] * n
     classes = [3] * n
+    parsed: dict[Any, datetime | None] = {}  # a device's readings share their timestamp: parse each text once
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("datastream"), str) \
                 or "phenomenon_time" not in item or "result" not in item or len(item) > 3:
             reasons[i] = "malformed"
             continue
         keys[i] = item["datastream"][:130]
-        times[i] = _parse_time(item["phenomenon_time"])
+        stamp = item["phenomenon_time"]
+        if isinstance(stamp, str) and stamp not in parsed:
+            parsed[stamp] = _parse_time(stamp)
+        times[i] = parsed[stamp] if isinstance(stamp, str) else None
         if times[i] is None:
             reasons[i] = "bad_timestamp"
         code, values[i] = _classify(item["result"])
@@ -97,7 +129,8 @@ def ingest(
     key_column = pa.array(keys, pa.string())
     known = _lookup(session, sorted({k for k in keys if k is not None}))
     position = pc.index_in(key_column, value_set=known.column("key"))
-    found = {name: pc.take(known.column(name), position) for name in known.column_names}
+    found = {name: pc.take(known.column(name), position) for name in ("id", "thing_key", "valid_min", "valid_max",
+                                                                     "value_type")}
     cls = pa.array(classes, pa.int8())
     vals = pa.array(values, pa.float64())
     ts = pa.array(times, pa.timestamp("us"))
@@ -108,14 +141,15 @@ def ingest(
         pc.or_(pc.and_(is_bool, pc.not_equal(cls, 0)), pc.and_(pc.invert(is_bool), pc.invert(numeric))),
         pc.and_(pc.equal(found["value_type"], "int"), pc.equal(cls, 2)),
     )
+    # A device writes only its own thing's datastreams; staff (owner null) may write any.
+    owner = pa.array(owners, pa.string())
     checks: list[tuple[RejectReason, pa.Array]] = [
         ("unknown_datastream", pc.is_null(position)),
+        ("not_your_datastream", pc.and_(pc.is_valid(owner), pc.not_equal(found["thing_key"], owner))),
         ("wrong_type", wrong_type),
         ("future_timestamp", pc.greater(ts, pa.scalar(limit, pa.timestamp("us")))),
         ("out_of_range", pc.or_(pc.less(vals, found["valid_min"]), pc.greater(vals, found["valid_max"]))),
     ]
-    if principal.kind == "device":  # a device writes only its own thing's datastreams
-        checks.insert(1, ("not_your_datastream", pc.not_equal(found["thing_key"], principal.device_key)))
     for reason, failed in checks:  # the first failed check names the reason
         for i in pc.indices_nonzero(pc.fill_null(failed, False)).to_pylist():
             reasons[i] = reasons[i] or reason
@@ -126,28 +160,42 @@ def ingest(
     }).filter(good)
     duplicate_index = store.append(batch)
     duplicates = set(duplicate_index.to_pylist())
-    _evaluate_rules(session, batch.filter(pc.invert(pc.is_in(batch.column("index"), value_set=duplicate_index))))
-    results = [
-        ItemResult(index=i, status="rejected", reason=r, detail=_DETAILS[r]) if r is not None
-        else ItemResult(index=i, status="duplicate" if i in duplicates else "accepted")
-        for i, r in enumerate(reasons)
-    ]
-    rejected = sum(r is not None for r in reasons)
-    report = IngestReport(accepted=batch.num_rows - len(duplicates), duplicate=len(duplicates), rejected=rejected, items=results)
-    audit.record(
-        session, actor=principal, action="iot.observations.ingest",
-        subject=f"device:{principal.device_key}" if principal.kind == "device" else "iot:observations",
-        result="ok" if rejected == 0 else "partial",
-        details={"accepted": report.accepted, "duplicate": report.duplicate, "rejected": rejected},
-    )
-    return report
+    _evaluate_rules(session, batch.filter(pc.invert(pc.is_in(batch.column("index"), value_set=duplicate_index))), known)
+
+    reports: list[IngestReport] = []
+    events: list[audit.AuditEvent] = []
+    offset = 0
+    for principal, batch_items in batches:
+        span = range(offset, offset + len(batch_items))
+        offset += len(batch_items)
+        # model_construct: the fields are built here, valid by construction, and pydantic per item cost more than the store
+        results = [
+            ItemResult.model_construct(index=i - span.start, status="rejected", reason=reasons[i],
+                                       detail=_DETAILS[reasons[i]])  # type: ignore[index]
+            if reasons[i] is not None
+            else ItemResult.model_construct(index=i - span.start, status="duplicate" if i in duplicates else "accepted")
+            for i in span if itemised or reasons[i] is not None
+        ]
+        rejected = sum(reasons[i] is not None for i in span)
+        duplicate = sum(i in duplicates for i in span)
+        report = IngestReport(accepted=len(span) - rejected - duplicate, duplicate=duplicate, rejected=rejected,
+                              items=results)
+        reports.append(report)
+        events.append(audit.AuditEvent(
+            principal, "iot.observations.ingest",
+            f"device:{principal.device_key}" if principal.kind == "device" else "iot:observations",
+            result="ok" if rejected == 0 else "partial",
+            details={"accepted": report.accepted, "duplicate": report.duplicate, "rejected": rejected},
+        ))
+    audit.record_many(session, events)  # one executemany for every writer of the batch
+    return reports
 
 
-def _evaluate_rules(session: Session, fresh: pa.Table) -> None:
+def _evaluate_rules(session: Session, fresh: pa.Table, known: pa.Table) -> None:
     """Streaming rules see exactly the rows stored now; a rule bug must not turn stored data into a failed request."""
     try:
         with session.begin_nested():
-            rules.evaluate_batch(session, fresh)
+            rules.evaluate_batch(session, fresh, streams=known)
     except Exception:  # the observations are already durable; the failure is logged with its rule state
         log.exception("alert rule evaluation failed for a batch of %d observations", fresh.num_rows)
 

@@ -17,7 +17,12 @@ observations):
 - silent: nothing received, or nothing for the last three expected intervals of the window.
 
 Only active things are expected to report (maintenance/retired ones are out of the report).
-``save_report`` keeps one row per (day, department) in ``iot_quality_report`` as the history.
+``save_report`` keeps one row per (day, department) in ``iot_quality_report`` as the history; ``serve``
+saves the previous day's report every morning (``iot.runtime``), staff can (re)save any day on demand.
+
+The per-datastream SQL is written once in the SQL both backends speak (``extract(epoch …)``,
+``percentile_cont … WITHIN GROUP``, ``FILTER``) and runs inside the store — DuckDB or PostgreSQL —
+with the registry's figures passed in as an Arrow table (``ObservationStore.sql_table``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 from pydantic import Field
 from sqlalchemy import Date, Float, Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -37,11 +43,12 @@ from xingcheng.core.audit.models import AuditEntry
 from xingcheng.core.audit.service import record
 from xingcheng.core.auth import Principal
 from xingcheng.core.db import Base, UtcDateTime, utcnow
-from xingcheng.core.errors import Invalid, Unavailable
+from xingcheng.core.errors import Invalid
 from xingcheng.core.identity.models import Department
 from xingcheng.core.schemas import Schema
 from xingcheng.iot.models import Datastream, ObservedProperty, Thing
-from xingcheng.iot.store import DuckDBObservationStore, ObservationFilter, ObservationStore
+from xingcheng.iot.service import registry_table
+from xingcheng.iot.store import ObservationFilter, ObservationStore
 
 CITY_TZ = ZoneInfo("Asia/Shanghai")
 TIMELY_SECONDS = 60.0
@@ -163,6 +170,15 @@ def today() -> date:
     return datetime.now(CITY_TZ).date()
 
 
+META_SCHEMA = pa.schema([
+    ("datastream_id", pa.int64()), ("key", pa.string()), ("thing_key", pa.string()), ("thing_name", pa.string()),
+    ("property", pa.string()), ("department_code", pa.string()), ("division_code", pa.string()),
+    ("interval_s", pa.int64()), ("valid_min", pa.float64()), ("valid_max", pa.float64()), ("value_type", pa.string()),
+])
+# What the store's SQL needs of the registry; the descriptive columns are joined back in Arrow.
+SQL_META = ("datastream_id", "interval_s", "valid_min", "valid_max", "value_type")
+
+
 def _meta(session: Session, department_code: str | None) -> pa.Table:
     query = (
         select(Datastream.id, Datastream.key, Thing.key, Thing.name, ObservedProperty.name, Thing.department_code,
@@ -174,22 +190,26 @@ def _meta(session: Session, department_code: str | None) -> pa.Table:
     )
     if department_code:
         query = query.where(Thing.department_code == department_code)
-    rows = session.execute(query).all()
-    names = ("datastream_id", "key", "thing_key", "thing_name", "property", "department_code", "division_code",
-             "interval_s", "valid_min", "valid_max", "value_type")
-    types = (pa.int64(), pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.int64(),
-             pa.float64(), pa.float64(), pa.string())
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-    return pa.table({n: pa.array(c, t) for n, c, t in zip(names, columns, types, strict=True)})
+    return registry_table(session, query, META_SCHEMA)
 
 
-# Per datastream, over the stored observations of the window. Parameters: lo, hi (day), end (report end),
-# timely seconds, stuck seconds, silent intervals.
-STREAM_SQL = """
+def _epoch(expression: str) -> str:
+    """Seconds since the epoch as a double in both dialects (PostgreSQL's ``extract`` gives numeric)."""
+    return f"CAST(extract(epoch FROM {expression}) AS float8)"
+
+
+def stream_sql(raw: str) -> str:
+    """Per datastream, over the stored observations of the window, in SQL that DuckDB and PostgreSQL both run.
+
+    ``raw`` is the store's raw table; ``quality_meta`` holds ``SQL_META`` of the datastreams judged.
+    Parameters: lo, hi (the day), end (the report's end), timely seconds, stuck seconds, silent intervals.
+    """
+    latency = f"{_epoch('d.received_at')} - {_epoch('d.phenomenon_time')}"
+    return f"""
 WITH day_obs AS (
-    SELECT o.datastream_id, o.phenomenon_time, o.result, o.received_at
-    FROM observation o SEMI JOIN quality_meta m ON o.datastream_id = m.datastream_id
+    SELECT o.datastream_id, o.phenomenon_time, o.result, o.received_at FROM {raw} o
     WHERE o.phenomenon_time >= $lo AND o.phenomenon_time < $hi
+      AND o.datastream_id IN (SELECT datastream_id FROM quality_meta)
 ), lagged AS (
     SELECT *, lag(result) OVER (PARTITION BY datastream_id ORDER BY phenomenon_time) AS prev FROM day_obs
 ), runs AS (
@@ -199,70 +219,53 @@ WITH day_obs AS (
     FROM lagged
 ), flat AS (
     SELECT datastream_id, max(span) AS flat_s FROM (
-        SELECT datastream_id, run, epoch(max(phenomenon_time)) - epoch(min(phenomenon_time)) AS span
+        SELECT datastream_id, run, {_epoch("max(phenomenon_time)")} - {_epoch("min(phenomenon_time)")} AS span
         FROM runs GROUP BY datastream_id, run
-    ) GROUP BY datastream_id
+    ) run_spans GROUP BY datastream_id
 ), first_ever AS (
-    SELECT o.datastream_id, min(o.phenomenon_time) AS first_t
-    FROM observation o SEMI JOIN quality_meta m ON o.datastream_id = m.datastream_id
-    WHERE o.phenomenon_time < $hi GROUP BY o.datastream_id
+    SELECT o.datastream_id, min(o.phenomenon_time) AS first_t FROM {raw} o
+    WHERE o.phenomenon_time < $hi AND o.datastream_id IN (SELECT datastream_id FROM quality_meta)
+    GROUP BY o.datastream_id
 ), per AS (
     SELECT d.datastream_id, count(*) AS received, max(d.phenomenon_time) AS last_t,
-           count(*) FILTER (WHERE d.result >= coalesce(m.valid_min, '-inf'::DOUBLE)
-                            AND d.result <= coalesce(m.valid_max, 'inf'::DOUBLE)
+           count(*) FILTER (WHERE d.result >= coalesce(m.valid_min, CAST('-infinity' AS float8))
+                            AND d.result <= coalesce(m.valid_max, CAST('infinity' AS float8))
                             AND (m.value_type = 'float' OR d.result = round(d.result))
                             AND (m.value_type <> 'bool' OR d.result IN (0, 1))) AS valid,
-           count(*) FILTER (WHERE epoch(d.received_at) - epoch(d.phenomenon_time)
-                            <= greatest($timely, m.interval_s)) AS timely,
-           quantile_cont(epoch(d.received_at) - epoch(d.phenomenon_time), 0.5) AS p50,
-           quantile_cont(epoch(d.received_at) - epoch(d.phenomenon_time), 0.95) AS p95
-    FROM day_obs d JOIN quality_meta m USING (datastream_id) GROUP BY d.datastream_id
+           count(*) FILTER (WHERE {latency} <= greatest($timely, m.interval_s)) AS timely,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY {latency}) AS p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY {latency}) AS p95
+    FROM day_obs d JOIN quality_meta m ON m.datastream_id = d.datastream_id GROUP BY d.datastream_id
 ), spans AS (
     SELECT m.*, f.first_t, greatest($lo, coalesce(f.first_t, $lo)) AS start_t
-    FROM quality_meta m LEFT JOIN first_ever f USING (datastream_id)
+    FROM quality_meta m LEFT JOIN first_ever f ON f.datastream_id = m.datastream_id
 )
-SELECT s.datastream_id, s.key, s.thing_key, s.thing_name, s.property, s.department_code, s.division_code,
+SELECT s.datastream_id,
        CASE WHEN $end < s.start_t THEN 0
-            ELSE CAST(floor((epoch($end) - epoch(s.start_t)) / s.interval_s) AS BIGINT)
+            ELSE CAST(floor(({_epoch("$end")} - {_epoch("s.start_t")}) / s.interval_s) AS BIGINT)
                  + CASE WHEN s.first_t >= $lo THEN 1 ELSE 0 END END AS expected,
        coalesce(p.received, 0) AS received, coalesce(p.valid, 0) AS valid, coalesce(p.timely, 0) AS timely,
        p.p50, p.p95, coalesce(fl.flat_s, 0) AS flat_s,
        (s.value_type = 'float' AND coalesce(fl.flat_s, 0) >= greatest($stuck, 5 * s.interval_s)) AS stuck,
-       (($end >= s.start_t + to_seconds(s.interval_s * $silent)) AND
-        (p.last_t IS NULL OR p.last_t < $end - to_seconds(s.interval_s * $silent))) AS silent,
+       ({_epoch("$end")} >= {_epoch("s.start_t")} + s.interval_s * $silent AND
+        (p.last_t IS NULL OR {_epoch("p.last_t")} < {_epoch("$end")} - s.interval_s * $silent)) AS silent,
        p.last_t
-FROM spans s LEFT JOIN per p USING (datastream_id) LEFT JOIN flat fl USING (datastream_id)
-"""
+FROM spans s LEFT JOIN per p ON p.datastream_id = s.datastream_id
+     LEFT JOIN flat fl ON fl.datastream_id = s.datastream_id
+"""  # noqa: S608 - the table name is a dialect constant, values are bound
 
 
-def _store_sql(store: ObservationStore, sql: str, params: dict[str, Any], tables: dict[str, pa.Table]) -> pa.Table:
-    """Run ``sql`` against the store's own engine with ``tables`` registered beside ``observation``."""
-    runner = getattr(store, "quality_sql", None)
-    if callable(runner):  # another backend may offer the same query over its own engine
-        result: pa.Table = runner(sql, params, tables)
-        return result
-    if not isinstance(store, DuckDBObservationStore):
-        raise Unavailable("the data-quality report needs the embedded DuckDB observation store")
-    with store._lock:  # the store's one connection, used under its lock
-        conn = store._conn
-        for name, table in tables.items():
-            conn.register(name, table)
-        try:
-            return conn.sql(sql, params=params or None).to_arrow_table()
-        finally:
-            for name in tables:
-                conn.unregister(name)
+FIGURES_SCHEMA = pa.schema([
+    ("datastream_id", pa.int64()), ("expected", pa.int64()), ("received", pa.int64()), ("valid", pa.int64()),
+    ("timely", pa.int64()), ("p50", pa.float64()), ("p95", pa.float64()), ("flat_s", pa.float64()),
+    ("stuck", pa.bool_()), ("silent", pa.bool_()), ("last_t", pa.timestamp("us")),
+])
 
 
-def data_horizon(store: ObservationStore, before: datetime | None = None) -> datetime | None:
-    """The newest stored phenomenon time (naive UTC), optionally before ``before``."""
-    if before is None:
-        table = _store_sql(store, "SELECT max(phenomenon_time) AS t FROM observation", {}, {})
-    else:
-        table = _store_sql(store, "SELECT max(phenomenon_time) AS t FROM observation WHERE phenomenon_time < $before",
-                           {"before": before}, {})
-    value = table.column("t")[0].as_py()
-    return value if isinstance(value, datetime) else None
+def data_horizon(store: ObservationStore, before: datetime | None = None,
+                 since: datetime | None = None) -> datetime | None:
+    """The newest stored phenomenon time (naive UTC), optionally within ``[since, before)``."""
+    return store.newest_time(since=since, before=before)
 
 
 def latest_data_day(store: ObservationStore) -> date:
@@ -276,12 +279,14 @@ def stream_figures(session: Session, store: ObservationStore, window: Window,
     """One row per active datastream (of ``department_code``) with its figures for the window."""
     meta = _meta(session, department_code)
     end = min(window.hi, window.now)
-    horizon = data_horizon(store, before=window.hi)
-    if horizon is not None and horizon >= window.lo:
+    horizon = data_horizon(store, since=window.lo, before=window.hi)
+    if horizon is not None:
         end = min(end, horizon)  # the store's data reaches only so far: judge up to there
     params = {"lo": window.lo, "hi": window.hi, "end": end, "timely": TIMELY_SECONDS,
               "stuck": STUCK_SECONDS, "silent": SILENT_INTERVALS}
-    return _store_sql(store, STREAM_SQL, params, {"quality_meta": meta})
+    figures = store.sql_table(stream_sql(store.dialect.raw), params, {"quality_meta": meta.select(SQL_META)},
+                              FIGURES_SCHEMA)
+    return figures.join(meta.drop_columns(list(SQL_META[1:])), "datastream_id").combine_chunks()
 
 
 def _ingest_counts(session: Session, window: Window) -> tuple[dict[str, tuple[int, int]], tuple[int, int]]:
@@ -399,6 +404,20 @@ def save_report(session: Session, report: QualityReport, *, actor: Principal) ->
     return len(rows)
 
 
+def save_daily_report(session: Session, *, store: ObservationStore, day: date, actor: Principal,
+                      now: datetime | None = None) -> QualityReport:
+    """Compute the whole city's report for ``day`` and keep it (the daily job and the on-demand path)."""
+    report = compute_report(session, store=store, day=day, now=now, with_history=False)
+    save_report(session, report, actor=actor)
+    return report
+
+
+def is_saved(session: Session, day: date) -> bool:
+    """Whether the city row of ``day``'s report is in the history."""
+    return session.scalar(select(QualityReportRow.id).where(QualityReportRow.day == day,
+                                                           QualityReportRow.department_code == "*")) is not None
+
+
 def history(session: Session, *, department_code: str | None = None, days: int = 30) -> list[HistoryPoint]:
     """Stored daily figures, oldest first: the city row, or one department's."""
     rows = session.scalars(
@@ -410,27 +429,32 @@ def history(session: Session, *, department_code: str | None = None, days: int =
 
 # ---- live figures (cockpit, device map) ------------------------------------------------------
 
+LIVENESS_STREAMS = pa.schema([("datastream_id", pa.int64()), ("thing_id", pa.int64()), ("interval_s", pa.int64())])
+
+
 def stream_liveness(session: Session, store: ObservationStore, *, now: datetime | None = None) -> pa.Table:
-    """Per active thing: whether it reported within ``SILENT_INTERVALS`` × its interval of ``now``."""
-    rows = session.execute(
+    """Per active thing: whether any of its datastreams reported within ``SILENT_INTERVALS`` × its interval
+    of ``now``. Vectorised over the store's bulk latest values: 800k datastreams stay Arrow columns."""
+    streams = registry_table(
+        session,
         select(Datastream.id, Datastream.thing_id, Datastream.expected_interval_s)
-        .join(Thing, Thing.id == Datastream.thing_id).where(Thing.status == "active")
-    ).all()
-    ids = [r[0] for r in rows]
-    latest = {hit.datastream_id: hit.time for hit in store.latest(ids)}
-    moment = now or datetime.now(UTC)
-    live: dict[int, bool] = {}
-    for stream_id, thing_id, interval in rows:  # one row per datastream, from the latest-value cache
-        seen = latest.get(stream_id)
-        fresh = seen is not None and moment - seen <= timedelta(seconds=SILENT_INTERVALS * interval)
-        live[thing_id] = live.get(thing_id, False) or fresh
-    return pa.table({"thing_id": pa.array(list(live), pa.int64()), "live": pa.array(list(live.values()), pa.bool_())})
+        .join(Thing, Thing.id == Datastream.thing_id).where(Thing.status == "active"),
+        LIVENESS_STREAMS,
+    )
+    seen = streams.join(store.latest_table(), "datastream_id", join_type="left outer")
+    moment = pa.scalar((now or datetime.now(UTC)).astimezone(UTC), pa.timestamp("us", tz="UTC"))
+    age_us = pc.cast(pc.subtract(moment, seen.column("phenomenon_time")), pa.int64())
+    limit_us = pc.multiply(seen.column("interval_s"), SILENT_INTERVALS * 1_000_000)
+    fresh = pc.fill_null(pc.less_equal(age_us, limit_us), False)
+    per_thing = (pa.table({"thing_id": seen.column("thing_id"), "live": fresh})
+                 .group_by("thing_id").aggregate([("live", "any")]))
+    return pa.table({"thing_id": per_thing.column("thing_id"), "live": per_thing.column("live_any")})
 
 
 def live_sensor_count(session: Session, store: ObservationStore, *, now: datetime | None = None) -> int:
     """Active things that reported recently (within three expected intervals)."""
     table = stream_liveness(session, store, now=now)
-    return sum(table.column("live").to_pylist())
+    return int(pc.sum(pc.cast(table.column("live"), pa.int64())).as_py() or 0)
 
 
 def observations_today(store: ObservationStore, *, now: datetime | None = None) -> int:

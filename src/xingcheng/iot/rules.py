@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import logging
 import operator
+import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +32,7 @@ from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
-from sqlalchemy import select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from xingcheng.core.audit import service as audit
@@ -152,7 +154,7 @@ def _meta(session: Session, ids: Iterable[int] | None = None, rule: AlertRule | 
     return [StreamMeta(*row) for row in session.execute(statement).all()]
 
 
-def _selects(rule: AlertRule, meta: StreamMeta) -> bool:
+def _selects(rule: AlertRule | RuleSpec, meta: StreamMeta) -> bool:
     properties = {c["property"] for c in rule.params.get("conditions", [])} if rule.kind == "combination" else {rule.property}
     return (meta.property in properties and (not rule.thing_kind or rule.thing_kind == meta.thing_kind)
             and (not rule.division_code or rule.division_code == meta.division_code)
@@ -163,7 +165,7 @@ def _selects(rule: AlertRule, meta: StreamMeta) -> bool:
 class _Pair:
     """One rule on one subject during one batch: its state row and what it decided."""
 
-    rule: AlertRule
+    rule: RuleSpec
     subject: str
     state: AlertRuleState
     thing_key: str
@@ -171,7 +173,7 @@ class _Pair:
     cleared: list[tuple[datetime, str]]
 
 
-def _dedup_key(rule: AlertRule, subject: str) -> str:
+def _dedup_key(rule: AlertRule | RuleSpec, subject: str) -> str:
     return f"rule:{rule.key}:{subject}"
 
 
@@ -260,7 +262,7 @@ def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def _describe(rule: AlertRule) -> str:
+def _describe(rule: RuleSpec) -> str:
     p = rule.params
     if rule.kind in ("threshold", "sustained"):
         return f"{rule.property} {OP_TEXT[p['op']]} {p['value']:g}"
@@ -273,20 +275,78 @@ def _describe(rule: AlertRule) -> str:
     return rule.kind
 
 
-def evaluate_batch(session: Session, batch: pa.Table) -> int:
+# ---- the enabled streaming rules, cached per database until a rule changes ---------------------
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """An enabled streaming rule as evaluation reads it: detached from any session, safe to keep between batches."""
+
+    id: int
+    key: str
+    name: str
+    kind: str
+    severity: str
+    property: str
+    thing_kind: str | None
+    division_code: str | None
+    thing_key: str | None
+    department_code: str | None
+    params: dict[str, Any]
+
+
+# Cheap enough for every batch, and it changes whenever a rule is created, updated (``updated_at``
+# is bumped by the ORM), enabled, disabled or deleted — in this process or any other.
+_FINGERPRINT = select(func.count(), func.max(AlertRule.id), func.max(AlertRule.updated_at), func.sum(AlertRule.id))
+_STREAMING = select(AlertRule).where(AlertRule.enabled.is_(True), AlertRule.kind != "silent").order_by(AlertRule.id)
+_cache: weakref.WeakKeyDictionary[Engine, tuple[tuple[Any, ...], list[RuleSpec]]] = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def streaming_rules(session: Session) -> list[RuleSpec]:
+    """The enabled streaming rules, re-read only when the rule table's fingerprint moved (one aggregate query).
+
+    Keyed by engine, so two databases in one process (tests, the evaluation run) never share rules.
+    The fingerprint is read in the caller's transaction: a rule committed before this batch began is seen.
+    """
+    engine = session.get_bind().engine
+    fingerprint = tuple(session.execute(_FINGERPRINT).one())
+    with _cache_lock:
+        cached = _cache.get(engine)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    specs = [RuleSpec(r.id, r.key, r.name, r.kind, r.severity, r.property, r.thing_kind, r.division_code, r.thing_key,
+                      r.department_code, dict(r.params or {})) for r in session.scalars(_STREAMING)]
+    with _cache_lock:
+        _cache[engine] = (fingerprint, specs)
+    return specs
+
+
+def _metas_from(streams: pa.Table, ids: list[int]) -> list[StreamMeta]:
+    """The batch's datastreams from the ingest lookup (it already joined thing and property): no second query."""
+    wanted = streams.filter(pc.is_in(streams.column("id"), value_set=pa.array(ids, pa.int64())))
+    columns = [wanted.column(name).to_pylist() for name in ("id", "key", "property", "thing_key", "thing_kind",
+                                                             "division_code")]
+    return [StreamMeta(*row) for row in zip(*columns, strict=True)]
+
+
+def evaluate_batch(session: Session, batch: pa.Table, *, streams: pa.Table | None = None) -> int:
     """Run every enabled streaming rule over the new observations in ``batch``; return alerts opened.
 
     ``batch`` has ``datastream_id``, ``phenomenon_time`` (UTC, naive) and ``result`` columns and
     holds only rows the store accepted (duplicates removed), so a retried batch raises nothing twice.
+    ``streams`` (ingest's lookup: id, key, property, thing_key, thing_kind, division_code) saves
+    reading the datastreams' metadata again.
     """
     if batch.num_rows == 0:
         return 0
-    rules = list(session.scalars(select(AlertRule).where(AlertRule.enabled.is_(True), AlertRule.kind != "silent")))
+    rules = streaming_rules(session)
     if not rules:
         return 0
     ids = pc.unique(batch.column("datastream_id")).to_pylist()
-    metas = {m.id: m for m in _meta(session, ids)}
-    watched = {m.id for m in metas.values() if any(_selects(r, m) for r in rules)}
+    metas = {m.id: m for m in (_metas_from(streams, ids) if streams is not None else _meta(session, ids))}
+    # Which rules watch which datastream, decided once per batch rather than once per point.
+    selected = {m.id: [r for r in rules if _selects(r, m)] for m in metas.values()}
+    watched = {ds_id for ds_id, chosen in selected.items() if chosen}
     if not watched:
         return 0
     rows = batch.filter(pc.is_in(batch.column("datastream_id"), value_set=pa.array(sorted(watched), pa.int64())))
@@ -295,39 +355,42 @@ def evaluate_batch(session: Session, batch: pa.Table) -> int:
     points = list(zip(rows.column("datastream_id").to_pylist(), epoch.to_pylist(), rows.column("result").to_pylist(),
                       strict=True))
 
-    pairs: dict[tuple[int, str], _Pair] = {}
-    wanted = {(r.id, m.thing_key if r.kind == "combination" else m.key)
-              for r in rules for m in metas.values() if m.id in watched and _selects(r, m)}
+    def subject_of(rule: RuleSpec, meta: StreamMeta) -> str:
+        return meta.thing_key if rule.kind == "combination" else meta.key
+
+    wanted = {(r.id, subject_of(r, metas[ds_id])): metas[ds_id].thing_key for ds_id in watched for r in selected[ds_id]}
+    # Several workers split a shared subscription by message, not by device, so two batches can carry
+    # the same subject: lock its state rows (PostgreSQL; in key order, so two batches cannot deadlock)
+    # and the second batch evaluates on the first one's result instead of overwriting it. A state row
+    # both create at once fails one batch on the primary key; unacked, it is redelivered and retried.
     stored = {
         (s.rule_id, s.subject): s for s in session.scalars(
             select(AlertRuleState).where(AlertRuleState.rule_id.in_([r.id for r in rules]),
-                                         AlertRuleState.subject.in_({subject for _, subject in wanted})))
+                                         AlertRuleState.subject.in_({subject for _, subject in wanted}))
+            .order_by(AlertRuleState.rule_id, AlertRuleState.subject).with_for_update())
     }
     by_id = {r.id: r for r in rules}
-    for rule_id, subject in wanted:
+    pairs: dict[tuple[int, str], _Pair] = {}
+    for (rule_id, subject), thing in wanted.items():
         state = stored.get((rule_id, subject))
         if state is None:
             state = AlertRuleState(rule_id=rule_id, subject=subject, active=False, state={})
             session.add(state)
         state.state = dict(state.state or {})  # a fresh dict so the JSON column sees the change
-        rule = by_id[rule_id]
-        thing = subject if rule.kind == "combination" else next(m.thing_key for m in metas.values() if m.key == subject)
-        pairs[(rule_id, subject)] = _Pair(rule, subject, state, thing, [], [])
+        pairs[(rule_id, subject)] = _Pair(by_id[rule_id], subject, state, thing, [], [])
+    steps = {ds_id: [(pairs[(r.id, subject_of(r, metas[ds_id]))], r.kind,
+                      f"t:{metas[ds_id].property}" if r.kind == "combination" else "t") for r in selected[ds_id]]
+             for ds_id in watched}
 
     for ds_id, t, v in points:
-        meta = metas[ds_id]
-        for rule in rules:
-            if not _selects(rule, meta):
-                continue
-            pair = pairs[(rule.id, meta.thing_key if rule.kind == "combination" else meta.key)]
-            clock_key = f"t:{meta.property}" if rule.kind == "combination" else "t"
+        for pair, kind, clock_key in steps[ds_id]:
             if t < pair.state.state.get(clock_key, float("-inf")):
                 continue  # late data: the state has moved past it
             pair.state.state[clock_key] = t
-            if rule.kind == "combination":
-                _step_combination(pair, t, float(v), meta.property)
+            if kind == "combination":
+                _step_combination(pair, t, float(v), metas[ds_id].property)
             else:
-                STEPS[rule.kind](pair, t, float(v))
+                STEPS[kind](pair, t, float(v))
 
     opened = 0
     now = datetime.now(UTC)

@@ -77,6 +77,28 @@ class AggregateBucket(Schema):
     count: int
 
 
+class AreaBucket(AggregateBucket):
+    datastreams: int = Field(description="datastreams with at least one observation in the bucket")
+
+
+class AreaSeries(Schema):
+    property: str
+    unit: str
+    datastreams: int = Field(description="datastreams of this property registered in the area")
+    buckets: list[AreaBucket]
+
+
+class AreaAggregates(Schema):
+    """Aggregates over an area's datastreams, one series per observed property."""
+
+    division_code: str
+    kind: str | None
+    interval: str
+    start: datetime
+    end: datetime
+    series: list[AreaSeries]
+
+
 class LatestValue(Schema):
     datastream_id: int
     datastream: str

@@ -10,10 +10,16 @@ Rows are ``(datastream_id, phenomenon_time, result, received_at)``; times are UT
 (stored as naive TIMESTAMP, UTC by convention); booleans and integers are stored as DOUBLE.
 Idempotency is on ``(datastream_id, phenomenon_time)``: an append anti-joins the batch against
 what is stored under the store's lock, so a retried batch adds nothing and reports duplicates.
+
+The reads both backends answer the same way (range, aggregates per datastream and per group of
+datastreams, latest N, filtered queries, the data horizon) are written once in ``SqlReads`` over a
+``Dialect`` that names each backend's tables, placeholder and time bucketing. Bulk reads hand out
+Arrow tables (``latest_table``, ``sql_table``) so "all of the city" never becomes Python objects.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +37,7 @@ from xingcheng.core.settings import get_settings
 
 Interval = Literal["1min", "15min", "1h", "1day"]
 INTERVALS: dict[str, str] = {"1min": "1 minute", "15min": "15 minutes", "1h": "1 hour", "1day": "1 day"}
+INTERVAL_SECONDS: dict[str, int] = {"1min": 60, "15min": 900, "1h": 3600, "1day": 86400}
 
 # The batch every backend accepts: ``index`` is the caller's item number, reported back for duplicates.
 BATCH_SCHEMA = pa.schema([
@@ -46,6 +53,25 @@ DAY_SCHEMA = pa.schema([
     ("phenomenon_time", pa.timestamp("us")),
     ("result", pa.float64()),
     ("received_at", pa.timestamp("us")),
+])
+
+# Every datastream's newest value, as ``latest_table`` hands it out (times are UTC).
+LATEST_SCHEMA = pa.schema([
+    ("datastream_id", pa.int64()),
+    ("phenomenon_time", pa.timestamp("us", tz="UTC")),
+    ("result", pa.float64()),
+])
+
+# ``aggregate_groups``: the caller's datastream → group mapping in, buckets per group out.
+GROUPS_SCHEMA = pa.schema([("datastream_id", pa.int64()), ("group_key", pa.string())])
+GROUP_BUCKETS_SCHEMA = pa.schema([
+    ("group_key", pa.string()),
+    ("bucket", pa.timestamp("us", tz="UTC")),
+    ("avg", pa.float64()),
+    ("min", pa.float64()),
+    ("max", pa.float64()),
+    ("count", pa.int64()),
+    ("datastreams", pa.int64()),
 ])
 
 
@@ -111,6 +137,8 @@ class ObservationFilter:
 class ObservationStore(Protocol):
     """What ingest and the read API need from a time-series backend."""
 
+    dialect: Dialect
+
     def append(self, batch: pa.Table) -> pa.Array:
         """Store the new rows of a ``BATCH_SCHEMA`` table; return the ``index`` values that were duplicates."""
         ...
@@ -119,9 +147,29 @@ class ObservationStore(Protocol):
 
     def aggregate(self, datastream_id: int, *, start: datetime, end: datetime, interval: Interval) -> list[Bucket]: ...
 
+    def aggregate_groups(self, groups: pa.Table, *, start: datetime, end: datetime, interval: Interval) -> pa.Table:
+        """avg/min/max/count per bucket over each group of datastreams (``GROUPS_SCHEMA`` in,
+        ``GROUP_BUCKETS_SCHEMA`` out, ordered by group and bucket)."""
+        ...
+
     def latest_n(self, datastream_id: int, *, n: int) -> list[Point]: ...
 
     def latest(self, datastream_ids: list[int]) -> list[Latest]: ...
+
+    def latest_table(self, datastream_ids: pa.Array | None = None) -> pa.Table:
+        """The newest value of every datastream (or of those in ``datastream_ids``) as ``LATEST_SCHEMA``,
+        ordered by datastream id: the bulk path for dashboards, no Python object per row."""
+        ...
+
+    def newest_time(self, *, since: datetime | None = None, before: datetime | None = None) -> datetime | None:
+        """The newest stored phenomenon time in ``[since, before)`` (naive UTC), or None."""
+        ...
+
+    def sql_table(self, statement: str, params: dict[str, Any], tables: dict[str, pa.Table],
+                  schema: pa.Schema | None = None) -> pa.Table:
+        """Run a read-only statement in this store's dialect (``$name`` parameters) with ``tables``
+        visible under their names; the result as Arrow (typed by ``schema`` when given)."""
+        ...
 
     def count(self) -> int: ...
 
@@ -164,8 +212,175 @@ def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC)
 
 
-class DuckDBObservationStore:
+# ---- what both backends share: SQL per dialect, bucket arithmetic, result shaping --------------
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one backend spells the shared reads: its table names, placeholder and time bucketing."""
+
+    name: Literal["duckdb", "postgres"]
+    raw: str
+    hourly: str
+    latest: str
+
+    def bucket(self, interval: Interval, column: str) -> str:
+        """The SQL expression of ``column``'s bucket start; buckets are aligned to UTC midnight in both."""
+        width = INTERVALS[interval]  # a fixed whitelist, never caller text, goes into the SQL
+        if self.name == "duckdb":
+            return f"time_bucket(INTERVAL '{width}', {column})"
+        return f"date_bin(INTERVAL '{width}', {column}, TIMESTAMP '2000-01-01')"
+
+
+DUCKDB = Dialect("duckdb", raw="observation", hourly="observation_hourly", latest="latest_value")
+POSTGRES = Dialect("postgres", raw="iot_obs_raw", hourly="iot_obs_hourly", latest="iot_obs_latest")
+
+
+def split_at_watermark(
+    start: datetime, end: datetime, interval: Interval, watermark: datetime | None,
+) -> tuple[tuple[datetime, datetime] | None, tuple[datetime, datetime] | None]:
+    """(roll-up part, raw part) of a naive-UTC ``[start, end)``: before the retention watermark only the
+    hourly roll-up holds data, and only 1 h and 1 day buckets can be built from it."""
+    raw_lo = max(start, watermark) if watermark is not None else start
+    rolled = ((start, min(end, watermark)) if watermark is not None and start < watermark
+              and interval in ("1h", "1day") else None)
+    return rolled, ((raw_lo, end) if raw_lo < end else None)
+
+
+def named_params(statement: str, style: Literal["duckdb", "postgres"]) -> str:
+    """``$name`` placeholders (DuckDB's own) as the dialect wants them (psycopg: ``%(name)s``)."""
+    return statement if style == "duckdb" else re.sub(r"\$([a-z_][a-z0-9_]*)", r"%(\1)s", statement)
+
+
+class SqlReads:
+    """The reads written once for both backends; each supplies ``dialect``, ``_query`` (``?`` placeholders)
+    and ``sql_table``."""
+
+    dialect: Dialect  # each backend sets its own at class level
+
+    def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def sql_table(self, statement: str, params: dict[str, Any], tables: dict[str, pa.Table],
+                  schema: pa.Schema | None = None) -> pa.Table:
+        raise NotImplementedError
+
+    def range(self, datastream_id: int, *, start: datetime, end: datetime, limit: int) -> list[Point]:
+        rows = self._query(
+            f"SELECT phenomenon_time, result FROM {self.dialect.raw} WHERE datastream_id = ? "  # noqa: S608 - table names are constants
+            "AND phenomenon_time >= ? AND phenomenon_time < ? ORDER BY phenomenon_time LIMIT ?",
+            [datastream_id, _naive_utc(start), _naive_utc(end), limit],
+        )
+        return [Point(_aware(t), float(v)) for t, v in rows]
+
+    def aggregate(self, datastream_id: int, *, start: datetime, end: datetime, interval: Interval) -> list[Bucket]:
+        d = self.dialect
+        rolled, raw = split_at_watermark(_naive_utc(start), _naive_utc(end), interval, self.rolled_up_until())
+        rows: list[tuple[Any, ...]] = []
+        if rolled is not None:  # 1 h as is, 1 day re-weighted by count
+            rows += self._query(
+                f"SELECT {d.bucket(interval, 'bucket')} AS b, sum(avg * count) / sum(count), min(min), max(max), "  # noqa: S608
+                f"CAST(sum(count) AS BIGINT) FROM {d.hourly} WHERE datastream_id = ? AND bucket >= ? AND bucket < ? "
+                "GROUP BY b ORDER BY b",
+                [datastream_id, *rolled],
+            )
+        if raw is not None:
+            rows += self._query(
+                f"SELECT {d.bucket(interval, 'phenomenon_time')} AS b, avg(result), min(result), max(result), "  # noqa: S608
+                f"count(*) FROM {d.raw} WHERE datastream_id = ? AND phenomenon_time >= ? AND phenomenon_time < ? "
+                "GROUP BY b ORDER BY b",
+                [datastream_id, *raw],
+            )
+        return [Bucket(_aware(t), float(a), float(mn), float(mx), int(c)) for t, a, mn, mx, c in rows]
+
+    def aggregate_groups(self, groups: pa.Table, *, start: datetime, end: datetime, interval: Interval) -> pa.Table:
+        d = self.dialect
+        groups = groups.select(GROUPS_SCHEMA.names).cast(GROUPS_SCHEMA)
+        rolled, raw = split_at_watermark(_naive_utc(start), _naive_utc(end), interval, self.rolled_up_until())
+        parts: list[str] = []
+        params: dict[str, Any] = {}
+        if rolled is not None:
+            parts.append(
+                f"SELECT g.group_key, {d.bucket(interval, 'h.bucket')} AS bucket, "  # noqa: S608 - constants only
+                "sum(h.avg * h.count) / sum(h.count) AS avg, min(h.min) AS min, max(h.max) AS max, "
+                "CAST(sum(h.count) AS BIGINT) AS count, count(DISTINCT h.datastream_id) AS datastreams "
+                f"FROM {d.hourly} h JOIN agg_groups g ON g.datastream_id = h.datastream_id "
+                "WHERE h.bucket >= $rolled_lo AND h.bucket < $rolled_hi GROUP BY 1, 2"
+            )
+            params |= {"rolled_lo": rolled[0], "rolled_hi": rolled[1]}
+        if raw is not None:
+            parts.append(
+                f"SELECT g.group_key, {d.bucket(interval, 'o.phenomenon_time')} AS bucket, "  # noqa: S608
+                "avg(o.result) AS avg, min(o.result) AS min, max(o.result) AS max, count(*) AS count, "
+                f"count(DISTINCT o.datastream_id) AS datastreams FROM {d.raw} o "
+                "JOIN agg_groups g ON g.datastream_id = o.datastream_id "
+                "WHERE o.phenomenon_time >= $raw_lo AND o.phenomenon_time < $raw_hi GROUP BY 1, 2"
+            )
+            params |= {"raw_lo": raw[0], "raw_hi": raw[1]}
+        if not parts or groups.num_rows == 0:
+            return GROUP_BUCKETS_SCHEMA.empty_table()
+        statement = " UNION ALL ".join(f"({part})" for part in parts) + " ORDER BY 1, 2"
+        naive = GROUP_BUCKETS_SCHEMA.set(1, pa.field("bucket", pa.timestamp("us")))
+        return self.sql_table(statement, params, {"agg_groups": groups}, naive).cast(GROUP_BUCKETS_SCHEMA)
+
+    def latest_n(self, datastream_id: int, *, n: int) -> list[Point]:
+        rows = self._query(
+            f"SELECT phenomenon_time, result FROM {self.dialect.raw} WHERE datastream_id = ? "  # noqa: S608
+            "ORDER BY phenomenon_time DESC LIMIT ?",
+            [datastream_id, n],
+        )
+        return [Point(_aware(t), float(v)) for t, v in rows]
+
+    def newest_time(self, *, since: datetime | None = None, before: datetime | None = None) -> datetime | None:
+        if since is None and before is None:
+            # The latest-value table holds each datastream's newest reading: its maximum is the store's.
+            rows = self._query(f"SELECT max(phenomenon_time) FROM {self.dialect.latest}", [])  # noqa: S608
+        else:
+            clauses, params = ["TRUE"], list[Any]()
+            for op, moment in ((">=", since), ("<", before)):
+                if moment is not None:
+                    clauses.append(f"phenomenon_time {op} ?")
+                    params.append(_naive_utc(moment))
+            rows = self._query(
+                f"SELECT max(phenomenon_time) FROM {self.dialect.raw} WHERE {' AND '.join(clauses)}", params,  # noqa: S608
+            )
+        value = rows[0][0] if rows else None
+        return value if isinstance(value, datetime) else None
+
+    def count(self) -> int:
+        return int(self._query(f"SELECT count(*) FROM {self.dialect.raw}", [])[0][0])  # noqa: S608
+
+    def query(
+        self, wanted: ObservationFilter, *, limit: int, offset: int = 0, descending: bool = True,
+    ) -> list[tuple[int, datetime, float]]:
+        where, params = wanted.where()
+        direction = "DESC" if descending else "ASC"
+        rows = self._query(
+            f"SELECT datastream_id, phenomenon_time, result FROM {self.dialect.raw} WHERE {where} "  # noqa: S608 - whitelisted
+            f"ORDER BY phenomenon_time {direction}, datastream_id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [(int(ds), _aware(t), float(v)) for ds, t, v in rows]
+
+    def count_matching(self, wanted: ObservationFilter) -> int:
+        where, params = wanted.where()
+        return int(self._query(f"SELECT count(*) FROM {self.dialect.raw} WHERE {where}", params)[0][0])  # noqa: S608
+
+    def days(self) -> list[date]:
+        rows = self._query(f"SELECT DISTINCT CAST(phenomenon_time AS DATE) FROM {self.dialect.raw} ORDER BY 1", [])  # noqa: S608
+        return [d for (d,) in rows]
+
+    def rolled_up_until(self) -> datetime | None:
+        table = "store_meta" if self.dialect.name == "duckdb" else "iot_obs_meta"
+        rows = self._query(f"SELECT moment FROM {table} WHERE key = 'rolled_up_until'", [])  # noqa: S608
+        return rows[0][0] if rows else None
+
+
+# ---- the embedded backend ----------------------------------------------------------------------
+
+class DuckDBObservationStore(SqlReads):
     """The embedded backend: one DuckDB file, appended in Arrow batches, one connection behind a lock."""
+
+    dialect = DUCKDB
 
     def __init__(self, path: Path | str, *, wait_seconds: float = 0.0) -> None:
         self.path = str(path)
@@ -253,70 +468,30 @@ class DuckDBObservationStore:
                 self._latest[int(ds)] = (t, float(v))
         return duplicates.column("index").combine_chunks()
 
-    def range(self, datastream_id: int, *, start: datetime, end: datetime, limit: int) -> list[Point]:
-        rows = self._query(
-            "SELECT phenomenon_time, result FROM observation WHERE datastream_id = ? AND phenomenon_time >= ? "
-            "AND phenomenon_time < ? ORDER BY phenomenon_time LIMIT ?",
-            [datastream_id, _naive_utc(start), _naive_utc(end), limit],
-        )
-        return [Point(_aware(t), float(v)) for t, v in rows]
-
-    def aggregate(self, datastream_id: int, *, start: datetime, end: datetime, interval: Interval) -> list[Bucket]:
-        width = INTERVALS[interval]  # a fixed whitelist, never caller text, goes into the SQL
-        lo, hi = _naive_utc(start), _naive_utc(end)
-        watermark = self.rolled_up_until()
-        raw_lo = max(lo, watermark) if watermark is not None else lo
-        rows: list[tuple[Any, ...]] = []
-        if watermark is not None and lo < watermark and interval in ("1h", "1day"):
-            # Older than raw retention: the hourly roll-up answers (1 h as is, 1 day re-weighted by count).
-            rows += self._query(
-                f"SELECT time_bucket(INTERVAL '{width}', bucket) AS b, sum(avg * count) / sum(count), min(min), "  # noqa: S608
-                "max(max), sum(count) FROM observation_hourly WHERE datastream_id = ? AND bucket >= ? AND bucket < ? "
-                "GROUP BY b ORDER BY b",
-                [datastream_id, lo, min(hi, watermark)],
-            )
-        if raw_lo < hi:
-            rows += self._query(
-                f"SELECT time_bucket(INTERVAL '{width}', phenomenon_time) AS bucket, avg(result), min(result), "  # noqa: S608
-                "max(result), count(*) FROM observation WHERE datastream_id = ? AND phenomenon_time >= ? "
-                "AND phenomenon_time < ? GROUP BY bucket ORDER BY bucket",
-                [datastream_id, raw_lo, hi],
-            )
-        return [Bucket(_aware(t), float(a), float(mn), float(mx), int(c)) for t, a, mn, mx, c in rows]
-
-    def latest_n(self, datastream_id: int, *, n: int) -> list[Point]:
-        rows = self._query(
-            "SELECT phenomenon_time, result FROM observation WHERE datastream_id = ? ORDER BY phenomenon_time DESC LIMIT ?",
-            [datastream_id, n],
-        )
-        return [Point(_aware(t), float(v)) for t, v in rows]
-
     def latest(self, datastream_ids: list[int]) -> list[Latest]:
         found = ((ds, self._latest.get(ds)) for ds in datastream_ids)
         return [Latest(ds, _aware(hit[0]), hit[1]) for ds, hit in found if hit is not None]
 
-    def count(self) -> int:
-        return int(self._query("SELECT count(*) FROM observation", [])[0][0])
+    def latest_table(self, datastream_ids: pa.Array | None = None) -> pa.Table:
+        statement = "SELECT datastream_id, phenomenon_time, result FROM latest_value"
+        tables = {}
+        if datastream_ids is not None:
+            statement += " SEMI JOIN wanted USING (datastream_id)"
+            tables["wanted"] = pa.table({"datastream_id": pa.array(datastream_ids, pa.int64())})
+        naive = LATEST_SCHEMA.set(1, pa.field("phenomenon_time", pa.timestamp("us")))
+        return self.sql_table(statement + " ORDER BY datastream_id", {}, tables, naive).cast(LATEST_SCHEMA)
 
-    def query(
-        self, wanted: ObservationFilter, *, limit: int, offset: int = 0, descending: bool = True,
-    ) -> list[tuple[int, datetime, float]]:
-        where, params = wanted.where()
-        direction = "DESC" if descending else "ASC"
-        rows = self._query(
-            f"SELECT datastream_id, phenomenon_time, result FROM observation WHERE {where} "  # noqa: S608 - whitelisted
-            f"ORDER BY phenomenon_time {direction}, datastream_id LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        )
-        return [(int(ds), _aware(t), float(v)) for ds, t, v in rows]
-
-    def count_matching(self, wanted: ObservationFilter) -> int:
-        where, params = wanted.where()
-        return int(self._query(f"SELECT count(*) FROM observation WHERE {where}", params)[0][0])  # noqa: S608
-
-    def days(self) -> list[date]:
-        rows = self._query("SELECT DISTINCT phenomenon_time::DATE FROM observation ORDER BY 1", [])
-        return [d for (d,) in rows]
+    def sql_table(self, statement: str, params: dict[str, Any], tables: dict[str, pa.Table],
+                  schema: pa.Schema | None = None) -> pa.Table:
+        with self._lock:  # the one connection: registrations are visible to this statement only
+            for name, table in tables.items():
+                self._conn.register(name, table)
+            try:
+                result = self._conn.sql(statement, params=params or None).to_arrow_table()
+            finally:
+                for name in tables:
+                    self._conn.unregister(name)
+        return result.cast(schema) if schema is not None else result  # type: ignore[union-attr, unused-ignore]
 
     def read_day(self, day: date) -> pa.Table:
         lo = datetime(day.year, day.month, day.day)
@@ -327,10 +502,6 @@ class DuckDBObservationStore:
                 params=[lo, lo + timedelta(days=1)],
             ).to_arrow_table()
         return table.cast(DAY_SCHEMA)  # type: ignore[union-attr, unused-ignore]
-
-    def rolled_up_until(self) -> datetime | None:
-        rows = self._query("SELECT moment FROM store_meta WHERE key = 'rolled_up_until'", [])
-        return rows[0][0] if rows else None
 
     def roll_up_and_drop(self, before: datetime) -> tuple[int, int]:
         cutoff = _naive_utc(before)

@@ -37,14 +37,13 @@ from sqlalchemy.engine import make_url
 from xingcheng.iot.store import (
     BATCH_SCHEMA,
     DAY_SCHEMA,
-    INTERVALS,
-    Bucket,
-    Interval,
+    LATEST_SCHEMA,
+    POSTGRES,
     Latest,
-    ObservationFilter,
-    Point,
+    SqlReads,
     _aware,
     _naive_utc,
+    named_params,
 )
 
 # Microseconds between the Unix epoch and PostgreSQL's (2000-01-01), for binary timestamps.
@@ -58,6 +57,20 @@ _ROW = np.dtype([
     ("l2", ">i4"), ("phenomenon_time", ">i8"),
     ("l3", ">i4"), ("result", ">f8"),
 ])
+# One row of ``COPY (SELECT datastream_id, phenomenon_time, result …) TO STDOUT (FORMAT BINARY)``.
+_LATEST_ROW = np.dtype([
+    ("fields", ">i2"),
+    ("l0", ">i4"), ("datastream_id", ">i8"),
+    ("l1", ">i4"), ("phenomenon_time", ">i8"),
+    ("l2", ">i4"), ("result", ">f8"),
+])
+_COPY_OUT_HEADER = len(_COPY_HEADER)
+# Up to this many wanted ids a bound ``= ANY(...)`` answers; beyond, one binary COPY of the whole table
+# filtered in Arrow is cheaper than sending the list.
+_LATEST_ANY_LIMIT = 10_000
+# Arrow → PostgreSQL column types for the temp tables ``sql_table`` loads.
+_PG_TYPES = {pa.int64(): "bigint", pa.int32(): "integer", pa.float64(): "double precision", pa.string(): "text",
+             pa.large_string(): "text", pa.bool_(): "boolean", pa.timestamp("us"): "timestamp"}
 _LOCK_KEY = zlib.crc32(b"xingcheng.iot.store_pg")  # advisory lock: schema set-up and partition creation
 _DEADLOCK_RETRIES = 5
 
@@ -90,8 +103,10 @@ def partition_name(day: date) -> str:
     return f"iot_obs_raw_{day:%Y%m%d}"
 
 
-class PostgresObservationStore:
+class PostgresObservationStore(SqlReads):
     """The shared backend: one psycopg connection per process behind a lock (like the DuckDB store)."""
+
+    dialect = POSTGRES
 
     def __init__(self, conninfo: str, *, options: str | None = None) -> None:
         if options:  # else libpq's own sources (the URL, PGOPTIONS) decide
@@ -189,82 +204,58 @@ class PostgresObservationStore:
 
     # ---- reading ---------------------------------------------------------------------------
 
-    def range(self, datastream_id: int, *, start: datetime, end: datetime, limit: int) -> list[Point]:
-        rows = self._query(
-            "SELECT phenomenon_time, result FROM iot_obs_raw WHERE datastream_id = %s AND phenomenon_time >= %s "
-            "AND phenomenon_time < %s ORDER BY phenomenon_time LIMIT %s",
-            [datastream_id, _naive_utc(start), _naive_utc(end), limit],
-        )
-        return [Point(_aware(t), float(v)) for t, v in rows]
-
-    def aggregate(self, datastream_id: int, *, start: datetime, end: datetime, interval: Interval) -> list[Bucket]:
-        width = INTERVALS[interval]  # a fixed whitelist, never caller text
-        lo, hi = _naive_utc(start), _naive_utc(end)
-        watermark = self.rolled_up_until()
-        raw_lo = max(lo, watermark) if watermark is not None else lo
-        rows: list[tuple[Any, ...]] = []
-        if watermark is not None and lo < watermark and interval in ("1h", "1day"):
-            # Older than raw retention: the hourly roll-up answers (1 h as is, 1 day re-weighted by count).
-            rows += self._query(
-                f"SELECT date_bin(INTERVAL '{width}', bucket, TIMESTAMP '2000-01-01') b, "  # noqa: S608 - whitelisted
-                "sum(avg * count) / sum(count), min(min), max(max), sum(count) FROM iot_obs_hourly "
-                "WHERE datastream_id = %s AND bucket >= %s AND bucket < %s GROUP BY b ORDER BY b",
-                [datastream_id, lo, min(hi, watermark)],
-            )
-        if raw_lo < hi:
-            rows += self._query(
-                f"SELECT date_bin(INTERVAL '{width}', phenomenon_time, TIMESTAMP '2000-01-01') b, "  # noqa: S608
-                "avg(result), min(result), max(result), count(*) FROM iot_obs_raw "
-                "WHERE datastream_id = %s AND phenomenon_time >= %s AND phenomenon_time < %s GROUP BY b ORDER BY b",
-                [datastream_id, raw_lo, hi],
-            )
-        return [Bucket(_aware(t), float(a), float(mn), float(mx), int(c)) for t, a, mn, mx, c in rows]
-
-    def latest_n(self, datastream_id: int, *, n: int) -> list[Point]:
-        rows = self._query(
-            "SELECT phenomenon_time, result FROM iot_obs_raw WHERE datastream_id = %s "
-            "ORDER BY phenomenon_time DESC LIMIT %s",
-            [datastream_id, n],
-        )
-        return [Point(_aware(t), float(v)) for t, v in rows]
-
     def latest(self, datastream_ids: list[int]) -> list[Latest]:
         if not datastream_ids:
             return []
         rows = self._query(
-            "SELECT datastream_id, phenomenon_time, result FROM iot_obs_latest WHERE datastream_id = ANY(%s)",
+            "SELECT datastream_id, phenomenon_time, result FROM iot_obs_latest WHERE datastream_id = ANY(?)",
             [datastream_ids],
         )
         found = {int(ds): (t, float(v)) for ds, t, v in rows}
         return [Latest(ds, _aware(found[ds][0]), found[ds][1]) for ds in datastream_ids if ds in found]
 
-    def count(self) -> int:
-        return int(self._query("SELECT count(*) FROM iot_obs_raw", [])[0][0])
+    def latest_table(self, datastream_ids: pa.Array | None = None) -> pa.Table:
+        wanted = None if datastream_ids is None else pa.array(datastream_ids, pa.int64())
+        if wanted is not None and len(wanted) <= _LATEST_ANY_LIMIT:
+            rows = self._query(
+                "SELECT datastream_id, phenomenon_time, result FROM iot_obs_latest WHERE datastream_id = ANY(?) "
+                "ORDER BY datastream_id", [wanted.to_pylist()],
+            )
+            columns = list(zip(*rows, strict=True)) if rows else [(), (), ()]
+            naive = LATEST_SCHEMA.set(1, pa.field("phenomenon_time", pa.timestamp("us")))
+            return pa.table([pa.array(c, f.type) for c, f in zip(columns, naive, strict=True)],
+                            schema=naive).cast(LATEST_SCHEMA)
+        out = io.BytesIO()
+        # The whole table in its heap order (a sequential scan); sorting in Arrow beats an index-ordered scan.
+        with self._lock, self._conn.cursor() as cur, cur.copy(
+            "COPY iot_obs_latest (datastream_id, phenomenon_time, result) TO STDOUT (FORMAT BINARY)"
+        ) as copy:
+            for chunk in copy:
+                out.write(chunk)
+        table = latest_from_copy(out.getbuffer())
+        if wanted is not None:
+            table = table.filter(pc.is_in(table.column("datastream_id"), value_set=wanted))
+        return table.sort_by("datastream_id")
 
-    def query(
-        self, wanted: ObservationFilter, *, limit: int, offset: int = 0, descending: bool = True,
-    ) -> list[tuple[int, datetime, float]]:
-        where, params = wanted.where()
-        direction = "DESC" if descending else "ASC"
-        rows = self._query(
-            f"SELECT datastream_id, phenomenon_time, result FROM iot_obs_raw WHERE {_pg(where)} "  # noqa: S608
-            f"ORDER BY phenomenon_time {direction}, datastream_id LIMIT %s OFFSET %s",
-            [*params, limit, offset],
-        )
-        return [(int(ds), _aware(t), float(v)) for ds, t, v in rows]
-
-    def count_matching(self, wanted: ObservationFilter) -> int:
-        where, params = wanted.where()
-        return int(self._query(f"SELECT count(*) FROM iot_obs_raw WHERE {_pg(where)}", params)[0][0])  # noqa: S608
-
-    # ---- export and retention --------------------------------------------------------------
-
-    def days(self) -> list[date]:
-        """UTC days that hold raw observations."""
-        rows = self._query(
-            "SELECT DISTINCT phenomenon_time::date FROM iot_obs_raw ORDER BY 1", [],
-        )
-        return [d for (d,) in rows]
+    def sql_table(self, statement: str, params: dict[str, Any], tables: dict[str, pa.Table],
+                  schema: pa.Schema | None = None) -> pa.Table:
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            for name, table in tables.items():  # temp tables of this transaction, loaded by one CSV COPY each
+                definition = sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(_PG_TYPES[f.type])) for f in table.schema
+                )
+                cur.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(sql.Identifier(name), definition))
+                payload = io.BytesIO()
+                pa_csv.write_csv(table, payload, write_options=pa_csv.WriteOptions(include_header=False))
+                with cur.copy(sql.SQL("COPY {} FROM STDIN (FORMAT CSV)").format(sql.Identifier(name))) as copy:
+                    copy.write(payload.getbuffer())
+            cur.execute(named_params(statement, "postgres").encode(), params)
+            names = [column.name for column in cur.description or []]
+            rows = cur.fetchall()
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+        if schema is not None:
+            return pa.table([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
+        return pa.table({n: pa.array(c) if rows else pa.array([], pa.null()) for n, c in zip(names, columns, strict=True)})
 
     def read_day(self, day: date) -> pa.Table:
         """One UTC day's raw rows as Arrow (datastream_id, phenomenon_time, result, received_at)."""
@@ -286,18 +277,14 @@ class PostgresObservationStore:
             convert_options=pa_csv.ConvertOptions(column_types=dict(zip(DAY_SCHEMA.names, DAY_SCHEMA.types, strict=True))),
         ).cast(DAY_SCHEMA)
 
-    def rolled_up_until(self) -> datetime | None:
-        rows = self._query("SELECT moment FROM iot_obs_meta WHERE key = 'rolled_up_until'", [])
-        return rows[0][0] if rows else None
-
     def roll_up_and_drop(self, before: datetime) -> tuple[int, int]:
         """Roll raw rows older than ``before`` (a UTC midnight) up into hours, then drop them; (hours, raw rows)."""
         cutoff = _naive_utc(before)
         with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
             cur.execute(
-                "INSERT INTO iot_obs_hourly SELECT datastream_id, date_bin(INTERVAL '1 hour', phenomenon_time, "
-                "TIMESTAMP '2000-01-01') b, avg(result), min(result), max(result), count(*) FROM iot_obs_raw "
+                f"INSERT INTO iot_obs_hourly SELECT datastream_id, {POSTGRES.bucket('1h', 'phenomenon_time')} b, "  # noqa: S608 - constants only
+                "avg(result), min(result), max(result), count(*) FROM iot_obs_raw "
                 "WHERE phenomenon_time < %s GROUP BY datastream_id, b "
                 "ON CONFLICT (datastream_id, bucket) DO UPDATE SET "
                 "avg = (iot_obs_hourly.avg * iot_obs_hourly.count + excluded.avg * excluded.count) "
@@ -336,14 +323,26 @@ class PostgresObservationStore:
             self._conn.close()
 
     def _query(self, statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """``statement`` is written with ``?`` placeholders (the shared reads' style); psycopg wants ``%s``."""
         with self._lock, self._conn.cursor() as cur:
-            cur.execute(statement.encode(), params)  # str built from whitelisted parts, values bound
+            cur.execute(statement.replace("?", "%s").encode(), params)  # whitelisted parts, values bound
             return cur.fetchall()
 
 
-def _pg(where: str) -> str:
-    """``ObservationFilter.where`` uses ``?`` placeholders (DuckDB); psycopg wants ``%s``."""
-    return where.replace("?", "%s")
+def latest_from_copy(payload: memoryview | bytes) -> pa.Table:
+    """A binary COPY of (datastream_id, phenomenon_time, result) as ``LATEST_SCHEMA``, decoded by numpy."""
+    body = len(payload) - _COPY_OUT_HEADER - len(_COPY_TRAILER)
+    if body <= 0:
+        return LATEST_SCHEMA.empty_table()
+    if body % _LATEST_ROW.itemsize:
+        raise ValueError("unexpected binary COPY layout for the latest values")
+    rows = np.frombuffer(payload, dtype=_LATEST_ROW, count=body // _LATEST_ROW.itemsize, offset=_COPY_OUT_HEADER)
+    micros = rows["phenomenon_time"].astype(np.int64) + _PG_EPOCH_US
+    return pa.table([
+        pa.array(rows["datastream_id"].astype(np.int64)),
+        pa.array(micros, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        pa.array(rows["result"].astype(np.float64)),
+    ], schema=LATEST_SCHEMA)
 
 
 def _partition_day(name: str) -> date | None:

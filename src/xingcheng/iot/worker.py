@@ -13,6 +13,13 @@ Delivery guarantees (what operators can rely on)
   id (a process supervisor does) and it receives them again. Workers that never come back hold
   their in-flight messages until the session expires; give each worker slot a fixed id
   (``xc-ingest-1``, ``xc-ingest-2`` …), never a random one.
+- Each worker asks for an in-flight window of ``2 × batch_size`` messages (MQTT v5 Receive Maximum):
+  without it Mosquitto sends only ``max_inflight_messages`` (default 20) unacknowledged messages, and
+  a batch acknowledged after its write could never grow past 20 messages.
+- Beyond the in-flight window the broker queues at most ``max_queued_messages`` per session (Mosquitto
+  default 1,000) and **drops** the rest ("Outgoing messages are being dropped" in its log) — while the
+  publisher has its PUBACK. Size it for the backlog the workers may fall behind by (``0`` = unlimited,
+  bounded by memory), or loss happens in the broker, before any worker sees the message.
 - Redelivery makes this at-least-once; the store's idempotency on (datastream, phenomenon time)
   makes it exactly-once in effect: a redelivered observation is reported as a duplicate.
 
@@ -33,6 +40,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
@@ -51,6 +59,7 @@ log = logging.getLogger("xingcheng.iot.worker")
 SHARE_GROUP = "xc-ingest"
 INGEST_FILTER = "xc/ingest/+/obs"
 SESSION_EXPIRY = 24 * 3600  # a worker may be down this long without losing its in-flight messages
+IDLE_SECONDS = 0.05  # a pause this long in arriving messages ends a batch early
 
 
 def shared_filter(group: str = SHARE_GROUP) -> str:
@@ -78,6 +87,7 @@ def parse_message(payload: bytes | bytearray) -> list[Any]:
     return list(data) if isinstance(data, list) else [data]
 
 
+@lru_cache(maxsize=100_000)  # one frozen Principal per device, not one per device per batch
 def device_principal(device_key: str) -> Principal:
     return Principal(kind="device", name=f"device:{device_key}", roles=frozenset({Role.DEVICE}), device_key=device_key)
 
@@ -130,7 +140,9 @@ class IngestWorker:
             self._client.username_pw_set(self._url.username, self._url.password)
         if self._url.tls:
             self._client.tls_set()
-        self._client.max_inflight_messages_set(1000)  # what the broker may have in flight to us before our acks
+        # Without Receive Maximum, Mosquitto sends a v5 client only ``max_inflight_messages`` (20) unacked
+        # messages: with acks after the write, a batch could never hold more than 20 messages.
+        self.receive_maximum = min(65_535, max(100, 2 * batch_size))
         self._client.reconnect_delay_set(1, 30)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -161,6 +173,7 @@ class IngestWorker:
     # ---- the write loop (the worker's own thread) --------------------------------------------
 
     def _collect(self) -> list[_Received]:
+        """Up to ``batch_size`` observations: until full, ``flush_seconds`` after the first, or a quiet gap."""
         try:
             first = self._inbox.get(timeout=self._flush_seconds)
         except queue.Empty:
@@ -168,8 +181,10 @@ class IngestWorker:
         batch, count = [first], len(first.items)
         deadline = time.monotonic() + self._flush_seconds
         while count < self._batch_size:
+            # A gap of IDLE_SECONDS means the broker has nothing more for us right now (or its in-flight
+            # window is full until we ack): write what we have instead of sitting out the deadline.
             try:
-                item = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+                item = self._inbox.get(timeout=min(IDLE_SECONDS, max(0.0, deadline - time.monotonic())))
             except queue.Empty:
                 break
             batch.append(item)
@@ -181,19 +196,17 @@ class IngestWorker:
         by_device: dict[str, list[Any]] = defaultdict(list)
         for received in batch:
             by_device[received.device_key].extend(received.items)
-        reports = {}
-        with self._database.session_scope() as session:
-            for device_key, items in by_device.items():
-                if not device_key:
-                    continue
-                reports[device_key] = ingest.ingest(session, store=self._store, principal=device_principal(device_key),
-                                                    items=items)
+        writers = [(device_key, items) for device_key, items in by_device.items() if device_key]
+        with self._database.session_scope() as session:  # one lookup, one store append, one rules pass for all devices
+            found = ingest.ingest_many(session, store=self._store, itemised=False,
+                                       batches=[(device_principal(key), items) for key, items in writers])
+        reports = {key: report for (key, _), report in zip(writers, found, strict=True)}
         for device_key, report in reports.items():
             self.stats.accepted += report.accepted
             self.stats.duplicate += report.duplicate
             self.stats.rejected += report.rejected
             self.stats.by_device[device_key] = self.stats.by_device.get(device_key, 0) + report.accepted
-            rejected = [item.model_dump(exclude_none=True) for item in report.items if item.status == "rejected"][:100]
+            rejected = [item.model_dump(exclude_none=True) for item in report.items[:100]]  # only rejected ones
             self._client.publish(f"xc/ingest/{device_key}/result", json.dumps({
                 "accepted": report.accepted, "duplicate": report.duplicate, "rejected": report.rejected,
                 "rejections": rejected,
@@ -228,6 +241,7 @@ class IngestWorker:
     def start(self, *, wait_subscribed: float = 10.0) -> None:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = SESSION_EXPIRY
+        properties.ReceiveMaximum = self.receive_maximum
         self._client.connect_async(self._url.host, self._url.port, keepalive=30, clean_start=False,
                                    properties=properties)
         self._client.loop_start()

@@ -14,7 +14,7 @@ from xingcheng.core.db import get_database
 from xingcheng.core.errors import XingchengError
 from xingcheng.core.registry import Module
 from xingcheng.core.schemas import PageParams
-from xingcheng.iot import alerts, quality
+from xingcheng.iot import alerts, quality, runtime
 from xingcheng.iot.models import Alert, Datastream, ObservedProperty, Thing
 from xingcheng.iot.store import borrowed_store
 from xingcheng.web import auth, geo
@@ -133,14 +133,20 @@ def load_stream(thing_key: str, prop: str | None, hours: int = 6) -> dict[str, A
     stream_id, thing_name, label, unit, valid_min, valid_max = row
     try:
         with borrowed_store() as store:
-            newest = store.latest_n(stream_id, n=1)
+            # The latest-value table outlives raw retention; the raw table may no longer hold the newest reading.
+            newest = store.latest([stream_id])
             end = newest[0].time if newest else datetime.now(UTC)
-            points = store.range(stream_id, start=end - timedelta(hours=hours), end=end + timedelta(seconds=1), limit=10_000)
+            start, stop = end - timedelta(hours=hours), end + timedelta(seconds=1)
+            points = [(p.time, p.value) for p in store.range(stream_id, start=start, end=stop, limit=10_000)]
+            hourly = not points
+            if hourly:  # readings older than the raw retention survive only as the hourly roll-up
+                points = [(b.time, b.avg) for b in store.aggregate(stream_id, start=start, end=stop, interval="1h")]
     except XingchengError:
         return {"error": STORE_BUSY}
-    return {"key": key, "title": f"{thing_name} · {label}", "unit": unit, "valid": (valid_min, valid_max),
-            "points": [[p.time.astimezone(CITY_TZ).isoformat(), p.value] for p in points],
-            "latest": points[-1] if points else None}
+    return {"key": key, "title": f"{thing_name} · {label}" + ("（小时均值）" if hourly and points else ""),
+            "unit": unit, "valid": (valid_min, valid_max),
+            "points": [[t.astimezone(CITY_TZ).isoformat(), v] for t, v in points],
+            "latest": newest[0] if newest else None}
 
 
 def stream_options(data: dict[str, Any]) -> dict[str, Any]:
@@ -188,8 +194,7 @@ def load_quality(day: date | None, department: str | None) -> dict[str, Any]:
 
 def save_quality(day: date, user: auth.WebUser) -> None:
     with get_database().session_scope() as session, borrowed_store() as store:
-        report = quality.compute_report(session, store=store, day=day, with_history=False)
-        quality.save_report(session, report, actor=user.principal)
+        quality.save_daily_report(session, store=store, day=day, actor=user.principal)
 
 
 def history_options(report: quality.QualityReport) -> dict[str, Any]:
@@ -370,9 +375,20 @@ def register(modules: Sequence[Module]) -> None:
                                                               ("越限", p.valid < p.received)) if on),
                            "last_seen": format_time(p.last_seen) if p.last_seen else "—"} for p in report.problems],
                     pagination=20).classes("w-full").props("dense flat")
-                if report.history:
-                    ui.label("质量趋势（已保存的日报）").classes("text-subtitle1")
-                    ui.echart(history_options(report)).classes("w-full").style("height: 260px")
+                ui.label("质量日报历史").classes("text-subtitle1")
+                ui.label(f"每日 {runtime.QUALITY_REPORT_AT:%H:%M}（北京时间）自动保存前一日的全市日报；"
+                         "也可点击“保存日报”随时保存或重算所选日期。").classes("text-caption text-grey-7")
+                if not report.history:
+                    ui.label("尚无已保存的日报。").classes("text-grey-7")
+                    return
+                ui.echart(history_options(report)).classes("w-full").style("height: 260px")
+                ui.table(columns=[{"name": k, "label": t, "field": k, "align": "left" if k == "day" else "right"}
+                                  for k, t in (("day", "日期"), ("completeness", "完整率"), ("validity", "有效率"),
+                                               ("timeliness", "及时率"), ("stuck", "僵死"), ("silent", "静默"))],
+                         rows=[{"day": h.day.isoformat(), "completeness": _pct(h.completeness),
+                                "validity": _pct(h.validity), "timeliness": _pct(h.timeliness), "stuck": h.stuck,
+                                "silent": h.silent} for h in reversed(report.history)],
+                         pagination=10).classes("w-full").props("dense flat data-testid=iot-quality-history")
 
         async def save() -> None:
             try:
