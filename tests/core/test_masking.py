@@ -299,3 +299,88 @@ def test_free_text_and_email_vector_equal_scalar_when_only_some_rows_hold_items(
     for level in MASK_LEVELS:
         assert_vector_equals_scalar("free_text", level, batch)
         assert_vector_equals_scalar("email", level, batch)
+
+
+# ---------------------------------------------------------------------------------------------
+# Masking through distinct values (address keys, repeated names)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_address_reach_is_the_longest_match_the_pattern_allows() -> None:
+    # The vectorised rule only looks at this many leading characters; it must cover every match.
+    import re._parser as sre_parser  # type: ignore[import-not-found, unused-ignore]
+
+    from xingcheng.core import masking
+
+    assert sre_parser.parse(masking.ADDRESS_PREFIX).getwidth() == (2, masking._ADDRESS_REACH)
+    assert not set("省市区县旗") & set(masking._ADDRESS_TAIL)
+
+
+def assert_all_array_shapes_equal_scalar(kind: str, batch: list[str | None]) -> None:
+    """Plain, large, chunked, dictionary, sliced and chunked-dictionary arrays against ``mask``."""
+    expected = [mask(kind, value) for value in batch]
+    assert_vector_equals_scalar(kind, "partial", batch)
+    middle = len(batch) // 2
+    chunked = mask_array(kind, pa.chunked_array([batch[:middle], batch[middle:]], pa.string()))
+    assert chunked.to_pylist() == expected
+    dictionary = pa.array(batch, pa.string()).dictionary_encode()
+    assert mask_array(kind, dictionary).to_pylist() == expected
+    assert mask_array(kind, pa.chunked_array([dictionary.slice(0, middle), dictionary.slice(middle)])).to_pylist() == expected
+    padded = pa.array(["湖南省长沙市岳麓区", *batch, "欧阳修"], pa.large_string())
+    assert mask_array(kind, padded.slice(1, len(batch))).to_pylist() == expected
+
+
+# Long runs without a marker put the end of the match near (and past) the 37th character, and
+# characters outside the trimmed set (non-BMP, emoji, Latin-1) stop the trimming early.
+long_address = st.text(alphabet="省市区县旗自治州盟长沙岳麓路号1 \n\U00020000😀é", min_size=20, max_size=60)
+# Three parts of chosen lengths: matches of every length up to the longest (37 characters).
+built_address = st.builds(
+    lambda a, first, b, second, c, third, rest: "长" * a + first + "沙" * b + second + "岳" * c + third + rest,
+    st.integers(0, 13), st.sampled_from(["省", "自治区", "", "州"]), st.integers(0, 11), st.sampled_from(["市", "州", "盟", ""]),
+    st.integers(0, 11), st.sampled_from(["区", "县", "旗", "市", ""]), st.sampled_from(["", "路1号", "区", "😀"]),
+)
+address_rows = st.one_of(st.none(), st.just(""), chinese_addresses, long_address, built_address,
+                         st.builds(lambda prefix, run, rest: prefix + "长" * run + rest,
+                                   addresses, st.integers(0, 14), st.sampled_from(["区", "市", "县", "", "旗路", "😀"])))
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(address_rows, max_size=10), st.integers(0, 3))
+def test_address_through_distinct_keys_equals_scalar(batch: list[str | None], copies: int) -> None:
+    # Repeated rows share a key; different tails after the same prefix must still each be right.
+    assert_all_array_shapes_equal_scalar("address", batch * copies + batch[::-1])
+
+
+def test_address_edge_cases_through_distinct_keys() -> None:
+    batch = [
+        "湖南省长沙市岳麓区麓山南路932号", "湖南省长沙市岳麓区桃子湖路1号", "湖南省长沙市岳麓区", "长沙市开福区市场路8号",
+        "长" * 36 + "区", "长" * 37 + "区", "长" * 10 + "区" + "长" * 40 + "区",
+        "长" * 12 + "自治区" + "长" * 10 + "市" + "长" * 10 + "区路1号",  # the longest match: 37 characters
+        "长" * 12 + "自治区" + "长" * 10 + "州" + "长" * 9 + "旗" + "长" * 30 + "区",  # 36, then a marker past 37
+        "长" * 8 + "省" + "长" * 10 + "盟" + "长" * 10 + "县",
+        "广西壮族自治区" + "南宁市" + "青秀区" + "民族大道" * 10,
+        "麓山南路932号", "😀长沙县", "长沙县😀", "\U00020000沙市岳麓区", "长沙市\n岳麓区", "", None, "区", "市市",
+    ]
+    assert_all_array_shapes_equal_scalar("address", batch)
+    assert mask_array("address", pa.array([None, None], pa.string())).to_pylist() == [None, None]
+    assert mask_array("address", pa.array(["", ""])).to_pylist() == ["", ""]
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(st.one_of(st.none(), st.just(""), names, st.text(alphabet="欧阳司马张\U00020000é ", max_size=4)),
+                min_size=1, max_size=8),
+       st.integers(1, 6))
+def test_repeated_names_through_distinct_values_equal_scalar(batch: list[str | None], copies: int) -> None:
+    # Repeats send the batch through its distinct values; unique batches take the direct path.
+    assert_all_array_shapes_equal_scalar("name", batch * copies)
+
+
+def test_names_past_the_sample_and_both_paths() -> None:
+    from xingcheng.core import masking
+
+    unique = [f"张{chr(0x4E00 + i)}{chr(0x4E00 + i // 7)}" for i in range(masking._NAME_SAMPLE + 10)]
+    repeated = (["欧阳修", "张三", None, "", "李"] * (masking._NAME_SAMPLE // 4))[: masking._NAME_SAMPLE + 10]
+    for batch, repeats in ((unique, False), (repeated, True), (unique[:100] + repeated, True), (repeated + unique, True)):
+        column = masking._Column(pa.array(batch))
+        assert column.repeats(masking._NAME_SAMPLE, masking._NAME_DISTINCT_RATIO) is repeats
+        assert mask_array("name", pa.array(batch)).to_pylist() == [mask("name", v) for v in batch]

@@ -106,9 +106,21 @@ def test_bench_code_path_smoke(tmp_path):
     spec.loader.exec_module(bench)
     parts = bench.build_lake(tmp_path, 3000, 1000)
     queue = multiprocessing.get_context("fork").Queue()
-    bench.run_delivery(str(tmp_path), parts, 512, "arrow", 200, ["id_number", "name", "phone", "address"], queue)
-    result = queue.get(timeout=30)
-    assert result["records"] == 3000 and result["mask_only_records"] == 3000 and result["baseline_records"] == 200
-    delivered = pa.ipc.open_stream(pa.OSFile(str(tmp_path / "delivered.arrow"))).read_all()
+    fields = ["id_number", "name", "phone", "address"]
+    results = {}
+    for path in ("old", "parquet", "arrow-lz4", "mask"):
+        bench.run_path(str(tmp_path), parts, 512, path, fields, queue)
+        results[path] = queue.get(timeout=30)
+    assert all(r["records"] == 3000 for r in results.values())
+    bench.run_baseline(str(tmp_path), parts, 200, fields, queue)
+    assert queue.get(timeout=30)["records"] == 200
+    delivered = pa.ipc.open_stream(pa.OSFile(str(tmp_path / "delivered-arrow-lz4.arrow"))).read_all()
     assert delivered.num_rows == 3000 and delivered.column("phone")[0].as_py()[3:7] == "****"
-    assert hashlib.sha256((tmp_path / "delivered.arrow").read_bytes()).hexdigest() == result["sha256"]
+    for path in ("old", "parquet", "arrow-lz4"):
+        file = bench.delivered_path(str(tmp_path), path)
+        assert bench.file_sha256(file) == results[path]["sha256"]
+        assert bench.same_rows(bench.delivered_path(str(tmp_path), "old"), file)
+    # The comparison can fail: a delivery cut short is not the same rows.
+    short = tmp_path / "short.parquet"
+    pq.write_table(delivered.slice(0, 2999), short)
+    assert not bench.same_rows(bench.delivered_path(str(tmp_path), "old"), short)

@@ -13,12 +13,14 @@ from xingcheng.core.deps import DbSession, Pagination, RowId, require
 from xingcheng.core.errors import Invalid
 from xingcheng.core.schemas import Page
 from xingcheng.datahub.exchange import flows, service
-from xingcheng.datahub.exchange.delivery import MEDIA_TYPES
+from xingcheng.datahub.exchange.delivery import COMPRESSIONS, MEDIA_TYPES
 from xingcheng.datahub.exchange.models import ShareRequest, ShareSubscription
 from xingcheng.datahub.exchange.schemas import (
     DATASET_SLUG_PATTERN,
+    Compression,
     DeliveryRead,
     ExchangeStats,
+    FileFormat,
     Proof,
     PullFormat,
     PullPage,
@@ -40,6 +42,7 @@ Reader = Annotated[Principal, Depends(require("exchange:read"))]
 Requester = Annotated[Principal, Depends(require("exchange:request"))]
 Decider = Annotated[Principal, Depends(require("exchange:decide"))]
 JSON_PAGE_MAX, BINARY_PAGE_MAX = 1000, 100_000
+CODECS = "; ".join(f"{fmt}: {', '.join(codecs)} (default {codecs[0]})" for fmt, codecs in COMPRESSIONS.items())
 
 
 def request_view(session: Session, request: ShareRequest) -> dict[str, Any]:
@@ -102,26 +105,29 @@ def pull(
                                  description="next_cursor of the previous page; empty: from the first row")] = "",
     limit: Annotated[int, Query(ge=1, le=BINARY_PAGE_MAX, description=f"rows; at most {JSON_PAGE_MAX} as JSON")] = 100,
     format: Annotated[PullFormat, Query(description="json | arrow (IPC stream) | parquet")] = "json",
+    compression: Annotated[Compression | None, Query(description=f"binary pages only; {CODECS}")] = None,
 ) -> Any:
     if format == "json" and limit > JSON_PAGE_MAX:
         raise Invalid(f"JSON pages hold at most {JSON_PAGE_MAX} rows; use format=arrow or parquet for bigger pages")
     try:
-        pulled = flows.pull(session, request_id=request_id, consumer=consumer, cursor=cursor, limit=limit, fmt=format)
+        pulled = flows.pull(session, request_id=request_id, consumer=consumer, cursor=cursor, limit=limit, fmt=format,
+                            compression=compression)
     except service.DeliveryRefused:
         session.commit()  # the refusal's grant.decide entry is kept, then 403
         raise
     if format == "json":
-        return {k: v for k, v in pulled.__dict__.items() if k not in ("body", "format")}
+        return {k: v for k, v in pulled.__dict__.items() if k not in ("body", "format", "compression")}
     return Response(content=pulled.body, media_type=MEDIA_TYPES[format], headers={
         "X-Content-SHA256": pulled.content_hash, "X-Next-Cursor": pulled.next_cursor, "X-Cursor": pulled.cursor,
         "X-Records": str(pulled.records), "X-More": "true" if pulled.more else "false",
-        "X-Delivery-Id": str(pulled.delivery_id)})
+        "X-Delivery-Id": str(pulled.delivery_id), "X-Compression": pulled.compression})
 
 
 @router.post("/subscriptions", response_model=SubscriptionRead, status_code=201,
              operation_id="exchange-subscriptions-create")
 def subscribe(data: SubscriptionCreate, session: DbSession, consumer: Requester) -> Any:
-    subscription = flows.subscribe(session, request_id=data.request_id, consumer=consumer, channel=data.channel)
+    subscription = flows.subscribe(session, request_id=data.request_id, consumer=consumer, channel=data.channel,
+                                   file_format=data.file_format, compression=data.compression)
     return subscription_view(session, subscription)
 
 
@@ -131,9 +137,15 @@ def list_subscriptions(session: DbSession, viewer: Reader) -> Any:
 
 
 @router.post("/subscriptions/{subscription_id}/run", response_model=RunResult, operation_id="exchange-subscriptions-run")
-def run_subscription(subscription_id: RowId, session: DbSession, consumer: Requester) -> Any:
+def run_subscription(
+    subscription_id: RowId, session: DbSession, consumer: Requester,
+    format: Annotated[FileFormat | None, Query(
+        description="file subscriptions: parquet | arrow (default: the subscription's file_format, else parquet)")] = None,
+    compression: Annotated[Compression | None, Query(
+        description=f"file subscriptions (default: the subscription's compression when format is not given); {CODECS}")] = None,
+) -> Any:
     subscription = flows.get_subscription(session, subscription_id=subscription_id, viewer=consumer)
-    return flows.run_subscription(session, subscription=subscription)
+    return flows.run_subscription(session, subscription=subscription, fmt=format, compression=compression)
 
 
 @router.get("/deliveries", response_model=Page[DeliveryRead], operation_id="exchange-deliveries-list")

@@ -26,7 +26,7 @@ def push_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object with the per-subscription results.")]
     = False,
 ) -> None:
-    """Deliver new rows to every active subscription (event topic or Parquet file), then sequence the audit log."""
+    """Deliver new rows to every active subscription (event topic, or file in its stored format), then sequence the audit log."""
     database = get_database()
     upgrade(database.engine)
     previous = current_bus()

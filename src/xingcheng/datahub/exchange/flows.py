@@ -1,4 +1,4 @@
-"""Delivery flows: paged pulls with an incremental cursor, and push subscriptions (event bus topic or Parquet files)."""
+"""Delivery flows: paged pulls with an incremental cursor, and push subscriptions (event bus topic or Parquet/Arrow files)."""
 
 from __future__ import annotations
 
@@ -54,12 +54,20 @@ class Pulled:
     format: str
     items: list[dict[str, Any]] = field(default_factory=list)
     body: bytes = b""
+    compression: str = "none"
 
 
 def pull(session: Session, *, request_id: int, consumer: Principal, cursor: str | None, limit: int,
-         fmt: str = "json") -> Pulled:
-    """The next page after ``cursor`` of an approved request, masked for the consumer, hashed, logged and audited."""
+         fmt: str = "json", compression: str | None = None) -> Pulled:
+    """The next page after ``cursor`` of an approved request, masked for the consumer, hashed, logged and audited.
+
+    ``compression`` applies to the binary formats (``delivery.COMPRESSIONS``); JSON pages take none.
+    """
     consumer.require("exchange:request")
+    if fmt == "json" and compression not in (None, "none"):
+        raise Invalid(f"JSON pages are not compressed; compression={compression} needs format=arrow or parquet")
+    binary: rows.BinaryFormat = "arrow" if fmt == "arrow" else "parquet"
+    options = None if fmt == "json" else rows.write_options(binary, compression)
     request = service.get_or_raise(session, request_id=request_id, viewer=consumer)
     start = _cursor(cursor)
     source = service.open_source(session, request=request, consumer=consumer, cursor=start)
@@ -70,22 +78,27 @@ def pull(session: Session, *, request_id: int, consumer: Principal, cursor: str 
         body = b""
     else:
         items = []
-        body, digest = rows.encode_bytes(table, "arrow" if fmt == "arrow" else "parquet")
+        options = rows.write_options(binary, compression, source.decision, source.schema)
+        body, digest = rows.encode_bytes(table, binary, options)
         size = len(body)
     delivery = service.record_delivery(session, source=source, actor=consumer, channel="pull", fmt=fmt,
                                        records=table.num_rows, size=size, digest=digest, cursor_from=start,
-                                       cursor_to=after, fields=fields)
+                                       cursor_to=after, fields=fields,
+                                       compression=options.compression if options else None)
     request.last_cursor = str(after)
     more = end_cursor(source.parts, start) > after
     return Pulled(request.id, request.dataset_slug, request.purpose, fields, table.num_rows, str(start), str(after), more,
-                  digest, delivery.id, fmt, items, body)
+                  digest, delivery.id, fmt, items, body, options.compression if options else "none")
 
 
 # ---- push subscriptions ----------------------------------------------------------------------
 
 
-def subscribe(session: Session, *, request_id: int, consumer: Principal, channel: Channel) -> ShareSubscription:
+def subscribe(session: Session, *, request_id: int, consumer: Principal, channel: Channel,
+              file_format: rows.BinaryFormat | None = None, compression: str | None = None) -> ShareSubscription:
+    """A push subscription; a file one may fix its format and codec (None: the defaults, zstd Parquet)."""
     consumer.require("exchange:request")
+    _check_encoding(channel, file_format, compression)
     request = service.get_or_raise(session, request_id=request_id, viewer=consumer)
     if consumer.department_code != request.requester_department_code:
         raise Forbidden(f"only staff of the requesting department {request.requester_department_code!r} subscribe")
@@ -96,15 +109,26 @@ def subscribe(session: Session, *, request_id: int, consumer: Principal, channel
     if existing is not None:
         raise Conflict(f"subscription #{existing} already pushes request #{request.id} by {channel}")
     subscription = ShareSubscription(request_id=request.id, channel=channel, cursor="", active=True,
-                                     created_by=consumer.name)
+                                     created_by=consumer.name, file_format=file_format, compression=compression)
     session.add(subscription)
     session.flush()
     from xingcheng.core.audit import service as audit
 
     audit.record(session, actor=consumer, action="exchange.subscribe", subject=f"dataset:{request.dataset_slug}",
                  purpose=request.purpose, details={"request_id": request.id, "subscription_id": subscription.id,
-                                                   "channel": channel})
+                                                   "channel": channel,
+                                                   **({"file_format": file_format} if file_format else {}),
+                                                   **({"compression": compression} if compression else {})})
     return subscription
+
+
+def _check_encoding(channel: str, file_format: str | None, compression: str | None) -> None:
+    """``Invalid`` unless the format and codec fit the channel, by the rules pulls and runs use (``write_options``)."""
+    if channel != "file" and (file_format is not None or compression is not None):
+        raise Invalid(f"{channel} subscriptions push JSON events: file_format and compression apply to file pushes")
+    if file_format not in (None, "arrow", "parquet"):
+        raise Invalid(f"file_format must be arrow or parquet, not {file_format!r}")
+    rows.write_options("arrow" if file_format == "arrow" else "parquet", compression)
 
 
 def get_subscription(session: Session, *, subscription_id: int, viewer: Principal) -> ShareSubscription:
@@ -137,9 +161,22 @@ def _outbox_dir(department: str, request_id: int) -> Path:
 
 
 def run_subscription(session: Session, *, subscription: ShareSubscription, now: datetime | None = None,
-                     ) -> dict[str, Any]:
-    """Deliver what arrived since the subscription's cursor; a refused read is kept as ``last_error``."""
+                     fmt: rows.BinaryFormat | None = None, compression: str | None = None) -> dict[str, Any]:
+    """Deliver what arrived since the subscription's cursor; a refused read is kept as ``last_error``.
+
+    A file subscription writes one Parquet file (or, with ``fmt="arrow"``, one Arrow IPC stream) per
+    run; ``compression`` as in ``delivery.COMPRESSIONS``. Both default to what the subscription
+    stores (``file_format``, ``compression``; unset: zstd Parquet); a format other than the stored one
+    given without a codec takes its own default codec. Event deliveries are JSON and take neither.
+    """
     now = now or utcnow()
+    if subscription.channel != "file" and (fmt is not None or compression is not None):
+        raise Invalid(f"subscription #{subscription.id} pushes JSON events: format and compression apply to files")
+    stored: rows.BinaryFormat = "arrow" if subscription.file_format == "arrow" else "parquet"
+    if subscription.channel == "file" and compression is None and fmt in (None, stored):
+        compression = subscription.compression
+    fmt = fmt or stored
+    rows.write_options(fmt, compression)  # an unknown codec is refused before anything is read
     result: dict[str, Any] = {"subscription_id": subscription.id, "deliveries": 0, "records": 0,
                               "cursor": subscription.cursor, "detail": ""}
     if not subscription.active:
@@ -164,24 +201,26 @@ def run_subscription(session: Session, *, subscription: ShareSubscription, now: 
         target_dir.mkdir(parents=True, exist_ok=True)
         columns = rows.delivered_columns(source.decision, source.schema)
         empty = source.decision.apply_table(source.schema.empty_table().select(columns))
-        name = f"{now:%Y%m%dT%H%M%S}-{start.batch_id}_{start.row}.parquet"
+        binary = fmt
+        name = f"{now:%Y%m%dT%H%M%S}-{start.batch_id}_{start.row}.{binary}"
         path = target_dir / name
         last = [start]
 
         def tables() -> Any:
             for table, end in rows.masked_batches(source.decision, service.lake_root(), source.parts, source.schema,
-                                                  start, max_rows=FILE_ROWS):
+                                                  start, max_rows=FILE_ROWS, prefetch=True):
                 last[0] = end
                 yield table
 
+        options = rows.write_options(binary, compression, source.decision, source.schema)
         with path.open("wb") as handle:
-            records, size, digest = rows.encode(tables(), empty.schema, "parquet", handle)
+            records, size, digest = rows.encode(tables(), empty.schema, binary, handle, options)
         after = last[0]
         relative = path.relative_to(get_settings().data_dir).as_posix()
-        delivery = service.record_delivery(session, source=source, actor=consumer, channel="file", fmt="parquet",
+        delivery = service.record_delivery(session, source=source, actor=consumer, channel="file", fmt=binary,
                                            records=records, size=size, digest=digest, cursor_from=start,
                                            cursor_to=after, subscription_id=subscription.id, file=relative,
-                                           fields=fields)
+                                           fields=fields, compression=options.compression)
         _announce(session, topic, request, delivery, {"file": relative})
         result.update(deliveries=1, records=records)
     else:

@@ -41,7 +41,7 @@ class ShareRequest(TimestampMixin, Base):
 
 
 class ShareSubscription(TimestampMixin, Base):
-    """Push delivery of an approved request: new rows go to the consumer's event topic or as Parquet files."""
+    """Push delivery of an approved request: new rows go to the consumer's event topic or as Parquet/Arrow files."""
 
     __tablename__ = "exchange_subscription"
 
@@ -53,6 +53,9 @@ class ShareSubscription(TimestampMixin, Base):
     created_by: Mapped[str] = mapped_column(String(128))
     last_run_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    # File pushes only; None is the delivery default (parquet; its first codec in delivery.COMPRESSIONS).
+    file_format: Mapped[str | None] = mapped_column(String(8), default=None)  # arrow | parquet
+    compression: Mapped[str | None] = mapped_column(String(8), default=None)
 
 
 class Delivery(Base):

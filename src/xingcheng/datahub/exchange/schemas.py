@@ -14,6 +14,8 @@ from xingcheng.datahub.catalog.stream import CURSOR_PATTERN
 RequestStatus = Literal["pending", "approved", "rejected", "withdrawn"]
 Channel = Literal["event", "file"]
 PullFormat = Literal["json", "arrow", "parquet"]
+FileFormat = Literal["arrow", "parquet"]
+Compression = Literal["none", "lz4", "zstd", "snappy"]  # per format: delivery.COMPRESSIONS
 DATASET_SLUG_PATTERN = r"^[a-z][a-z0-9_]{0,31}/[a-z0-9_-]{2,100}$"
 HASH_PATTERN = r"^[0-9a-f]{64}$"
 
@@ -92,6 +94,10 @@ class RequestRead(Schema):
 class SubscriptionCreate(Schema):
     request_id: int = Field(ge=1, le=2**31 - 1)
     channel: Channel
+    file_format: FileFormat | None = Field(default=None, description="file pushes: parquet (default) | arrow")
+    compression: Compression | None = Field(
+        default=None, description="file pushes; arrow: none, lz4, zstd (default none); parquet: zstd, lz4, snappy, none "
+                                  "(default zstd)")
 
 
 class SubscriptionRead(Schema):
@@ -103,6 +109,8 @@ class SubscriptionRead(Schema):
     created_by: str
     last_run_at: datetime | None
     last_error: str | None
+    file_format: FileFormat | None = None
+    compression: Compression | None = None
     topic: str | None = None
 
 

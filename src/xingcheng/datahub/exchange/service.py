@@ -278,8 +278,9 @@ def consumer_division(session: Session, department: str) -> str | None:
 
 def record_delivery(session: Session, *, source: Source, actor: Principal, channel: str, fmt: str, records: int,
                     size: int, digest: str, cursor_from: Cursor, cursor_to: Cursor, subscription_id: int | None = None,
-                    file: str | None = None, fields: dict[str, str] | None = None) -> Delivery:
-    """The delivery log row and its audit entry (content hash = SHA-256 of the delivered bytes)."""
+                    file: str | None = None, fields: dict[str, str] | None = None, compression: str | None = None,
+                    ) -> Delivery:
+    """The delivery log row and its audit entry (content hash = SHA-256 of the delivered bytes as sent)."""
     now = utcnow()
     request = source.request
     entry = audit.record(
@@ -287,7 +288,8 @@ def record_delivery(session: Session, *, source: Source, actor: Principal, chann
         purpose=request.purpose, result=source.decision.basis, content_hash=bytes.fromhex(digest),
         details={"request_id": request.id, "channel": channel, "format": fmt, "records": records, "bytes": size,
                  "cursor_from": str(cursor_from), "cursor_to": str(cursor_to), "fields": fields or {},
-                 "grant_ids": list(source.decision.grant_ids), "subscription_id": subscription_id, "file": file})
+                 "grant_ids": list(source.decision.grant_ids), "subscription_id": subscription_id, "file": file,
+                 **({"compression": compression} if compression else {})})
     delivery = Delivery(
         request_id=request.id, subscription_id=subscription_id, dataset_slug=source.dataset.slug,
         owner_department_code=source.dataset.owner_department_code,
