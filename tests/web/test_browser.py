@@ -1,122 +1,17 @@
-"""The console and cockpit in a real browser, against `xingcheng serve` on the small demo city.
-
-One server per test session: `xingcheng demo load` into a temporary data directory, then
-`xingcheng serve` on a free port. Chromium is Debian's (`/usr/bin/chromium`); Playwright's own
-download does not work offline.
-"""
+"""The console and cockpit in a real browser, against `xingcheng serve` on the small demo city
+(the server, browser, page and login fixtures are in conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from xc_testing import free_port
 from xingcheng.core.registry import NAV_SECTIONS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
-SECRET = "browser-test-secret-key-that-is-long-enough-0123456789"
-STARTUP_SECONDS = 180  # generous: CI machines are shared
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    data_dir: Path
-
-    def query(self, sql: str, *params: Any) -> Any:
-        """The first value of the first row, read straight from the server's SQLite file."""
-        connection = sqlite3.connect(self.data_dir / "xingcheng.db")
-        try:
-            return connection.execute(sql, params).fetchone()[0]
-        finally:
-            connection.close()
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The small demo city served with the web UI mounted, as an operator would run it."""
-    data_dir = tmp_path_factory.mktemp("xc-web-data")
-    env = {**os.environ, "XC_DATA_DIR": str(data_dir), "XC_SECRET_KEY": SECRET}
-    env.pop("XC_DATABASE_URL", None)
-    cli = str(Path(sys.executable).with_name("xingcheng"))
-    loaded = subprocess.run(
-        [cli, "demo", "load", "--seed", "42", "--scale", "small"], env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert loaded.returncode == 0, f"demo load failed:\n{loaded.stderr[-3000:]}"
-    port = free_port()
-    log_path = data_dir / "serve.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [cli, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"xingcheng serve exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-                try:
-                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"xingcheng serve did not answer /health in {STARTUP_SECONDS} s:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.3)
-            yield Server(url=url, data_dir=data_dir)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        message = "Debian chromium not installed: apt-get install chromium"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any, server: Server) -> Iterator[Any]:
-    """A fresh browser context (no cookies) per test, sized like an office monitor."""
-    context = browser.new_context(viewport={"width": 1600, "height": 900}, locale="zh-CN", base_url=server.url)
-    context.set_default_timeout(20_000)
-    tab = context.new_page()
-    yield tab
-    context.close()
-
-
-def log_in(page: Any, username: str, password: str, *, next_path: str = "") -> None:
-    page.goto("/login" + (f"?next={next_path}" if next_path else ""))
-    page.locator(".xc-username input").fill(username)
-    page.locator(".xc-password input").fill(password)
-    page.locator(".xc-login-button").click()
+if TYPE_CHECKING:
+    from conftest import LogIn, Server
 
 
 # ---- HTTP only: the UI mount must not swallow the API's own answers ------------------------------------
@@ -158,7 +53,7 @@ def test_geojson_is_served_from_the_package(server: Server) -> None:
 
 @pytest.mark.browser
 def test_cockpit_after_login_shows_real_counts_and_draws_the_map(
-    page: Any, server: Server, tmp_path_factory: pytest.TempPathFactory
+    page: Any, server: Server, tmp_path_factory: pytest.TempPathFactory, log_in: LogIn
 ) -> None:
     log_in(page, "admin", "Admin@2026", next_path="/cockpit")
     page.wait_for_url("**/cockpit")
@@ -203,7 +98,7 @@ def test_cockpit_after_login_shows_real_counts_and_draws_the_map(
 
 
 @pytest.mark.browser
-def test_wrong_password_shows_the_chinese_error(page: Any) -> None:
+def test_wrong_password_shows_the_chinese_error(page: Any, log_in: LogIn) -> None:
     log_in(page, "clerk", "not-the-password")
     error = page.locator(".xc-login-error")
     error.get_by_text("用户名或密码错误").wait_for()
@@ -211,7 +106,7 @@ def test_wrong_password_shows_the_chinese_error(page: Any) -> None:
 
 
 @pytest.mark.browser
-def test_repeated_failures_lock_the_account(page: Any) -> None:
+def test_repeated_failures_lock_the_account(page: Any, log_in: LogIn) -> None:
     # Each failure must be committed although authenticate raises; otherwise the lock never comes.
     for attempt in range(5):
         log_in(page, "steward", f"wrong-{attempt}")
@@ -230,7 +125,7 @@ def test_anonymous_cockpit_redirects_to_login(page: Any) -> None:
 
 @pytest.mark.browser
 def test_console_navigation_lists_the_seven_sections_in_order(
-    page: Any, tmp_path_factory: pytest.TempPathFactory
+    page: Any, tmp_path_factory: pytest.TempPathFactory, log_in: LogIn
 ) -> None:
     log_in(page, "admin", "Admin@2026")
     page.wait_for_url("**/console")
@@ -243,7 +138,7 @@ def test_console_navigation_lists_the_seven_sections_in_order(
 
 
 @pytest.mark.browser
-def test_persons_page_is_masked_and_paged(page: Any, server: Server, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_persons_page_is_masked_and_paged(page: Any, server: Server, tmp_path_factory: pytest.TempPathFactory, log_in: LogIn) -> None:
     log_in(page, "admin", "Admin@2026", next_path="/console/datahub/persons")
     page.wait_for_url("**/console/datahub/persons")
     first_id = page.locator(".xc-persons-table tbody tr td").first
@@ -256,7 +151,7 @@ def test_persons_page_is_masked_and_paged(page: Any, server: Server, tmp_path_fa
 
 
 @pytest.mark.browser
-def test_nav_permission_is_enforced(page: Any) -> None:
+def test_nav_permission_is_enforced(page: Any, log_in: LogIn) -> None:
     # The operator role may read the directory and the cockpit but not the registries.
     log_in(page, "operator", "Operator@2026", next_path="/console/datahub/persons")
     page.wait_for_url("**/console/datahub/persons")
@@ -266,7 +161,7 @@ def test_nav_permission_is_enforced(page: Any) -> None:
 
 
 @pytest.mark.browser
-def test_inbox_lists_and_marks_read(page: Any, server: Server) -> None:
+def test_inbox_lists_and_marks_read(page: Any, server: Server, log_in: LogIn) -> None:
     from xingcheng.core.db import Database, create_db_engine
     from xingcheng.core.notifications.schemas import NotificationCreate
     from xingcheng.core.notifications.service import notify
@@ -290,7 +185,7 @@ def test_inbox_lists_and_marks_read(page: Any, server: Server) -> None:
 
 
 @pytest.mark.browser
-def test_registry_filters_ask_the_database(page: Any, server: Server) -> None:
+def test_registry_filters_ask_the_database(page: Any, server: Server, log_in: LogIn) -> None:
     log_in(page, "clerk", "Clerk@2026", next_path="/console/datahub/persons")
     page.wait_for_url("**/console/datahub/persons")
     page.locator(".xc-total").get_by_text("共").wait_for()
@@ -310,7 +205,7 @@ def test_registry_filters_ask_the_database(page: Any, server: Server) -> None:
 
 
 @pytest.mark.browser
-def test_citizen_gets_a_chinese_403_in_the_console(page: Any) -> None:
+def test_citizen_gets_a_chinese_403_in_the_console(page: Any, log_in: LogIn) -> None:
     log_in(page, "citizen", "Citizen@2026")
     page.wait_for_url("**/console")
     page.get_by_text("403 · 无权访问").wait_for()

@@ -10,11 +10,13 @@ from typing import Any, TypeVar
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import events, ui
+from sqlalchemy import select
 
 from xingcheng.core.db import get_database
 from xingcheng.core.errors import XingchengError
 from xingcheng.core.registry import Module
 from xingcheng.core.schemas import PageParams
+from xingcheng.datahub.registries.models import Licence
 from xingcheng.egov.applications import kpis, service, staff, uploads
 from xingcheng.egov.applications.schemas import ApplicationSubmit, CorrectionSubmit
 from xingcheng.web import auth
@@ -26,6 +28,7 @@ PROVISION_LABELS = {"online_form": "在线填报（一表申请）", "registry":
 ACTION_LABELS = {"submit": "提交申请", "step": "审批环节", "correction": "要求补正", "resubmit": "补正后重新提交",
                  "approved": "办结（准予）", "rejected": "办结（不予）", "withdraw": "撤回", "rate": "评价",
                  "manual_review": "转人工审核"}
+TASK_STATUS_LABELS = {"open": "待办理", "claimed": "办理中"}
 
 
 def in_session(work: Callable[[Any], T]) -> T:
@@ -158,8 +161,11 @@ def register_portal() -> None:
 
         def load(session: Any) -> dict[str, Any]:
             application = service.read(session, number=number[:24], principal=user.principal)
+            # The licence library names each issued licence (营业执照 …); the application keeps only the numbers.
+            names = dict(session.execute(select(Licence.number, Licence.type_name).where(
+                Licence.number.in_(application.result_licences or []))).all())
             return {"app": application, "events": service.timeline(session, application=application),
-                    "rating": service.rating_of(session, application=application)}
+                    "rating": service.rating_of(session, application=application), "licence_names": names}
 
         try:
             data = await asyncio.to_thread(in_session, load)
@@ -175,7 +181,11 @@ def register_portal() -> None:
         if application.correction_note:
             ui.label(f"补正要求：{application.correction_note}").classes("text-orange-9")
         if application.result_licences:
-            ui.label("电子证照：" + "、".join(application.result_licences)).classes("xc-app-licences")
+            ui.label("已签发的电子证照").classes("text-bold mt-2")
+            with ui.column().classes("gap-0 xc-app-licences"):
+                for licence_number in application.result_licences:
+                    ui.label(f"{data['licence_names'].get(licence_number, '电子证照')}：{licence_number}").classes(
+                        "xc-app-licence")
         ui.label(f"材料：共需 {application.materials_required} 项，本人提供 {application.materials_provided} 项").classes(
             "text-grey-8")
         with ui.timeline(side="right").classes("max-w-3xl xc-app-timeline"):
@@ -217,7 +227,8 @@ def register_console(modules: Sequence[Module]) -> None:
 
         def fetch(session: Any) -> list[dict[str, Any]]:
             entries, _ = staff.inbox_entries(session, principal=user.principal, page=PageParams(limit=200, offset=0))
-            return [{"task_id": e["task_id"], "task": e["task_name"], "status": e["task_status"],
+            return [{"task_id": e["task_id"], "task": e["task_name"],
+                     "status": TASK_STATUS_LABELS.get(e["task_status"], e["task_status"]),
                      "version": e["task_version"], "number": e["application"].number, "item": e["application"].item_name,
                      "applicant": e["application"].applicant_name[:1] + "*" * (len(e["application"].applicant_name) - 1),
                      "sla": duration_text(e["seconds_left"]), "overdue": (e["seconds_left"] or 0) < 0} for e in entries]

@@ -59,8 +59,8 @@ def register(modules: Sequence[Module]) -> None:
                 return [{"id": r.id, "dataset": r.dataset_slug, "owner": dept(r.owner_department_code),
                          "requester": dept(r.requester_department_code), "fields": "、".join(r.fields or ["全部字段"]),
                          "purpose": r.purpose, "legal_basis": r.legal_basis, "status": STATUS_LABELS.get(r.status, r.status),
-                         "state": r.status, "grant": GRANT_LABELS.get(service.grant_status(session, r) or "", "—"),
-                         "created": format_time(r.created_at)} for r in items]
+                         "state": r.status, "grant_state": (grant := service.grant_status(session, r) or ""),
+                         "grant": GRANT_LABELS.get(grant, "—"), "created": format_time(r.created_at)} for r in items]
             return _run(load)
 
         async def act(label: str, action: Callable[[Any], Any]) -> None:
@@ -111,6 +111,7 @@ def register(modules: Sequence[Module]) -> None:
                                    "align": "left"} for n in shown],
                          rows=[{**r, "_i": i} for i, r in enumerate(pulled.items)], row_key="_i").classes(
                     "w-full xc-exchange-preview").props("flat bordered dense hide-bottom")
+            await refresh()  # the pull is a delivery: the log and the totals show it at once
 
         def request_table(box: str) -> ui.table:
             table = ui.table(columns=[*REQUEST_COLUMNS, {"name": "actions", "label": "操作", "field": "id"}], rows=[],
@@ -121,11 +122,12 @@ def register(modules: Sequence[Module]) -> None:
                          label="批准" @click="$parent.$emit('approve', props.row)" />
                   <q-btn v-if="props.row.state == 'pending' && props.row.box == 'inbox'" dense flat color="negative"
                          label="驳回" @click="$parent.$emit('reject', props.row)" />
-                  <q-btn v-if="props.row.state == 'approved' && props.row.box == 'inbox'" dense flat color="warning"
+                  <q-btn v-if="props.row.state == 'approved' && props.row.box == 'inbox'
+                               && ['active', 'pending'].includes(props.row.grant_state)" dense flat color="warning"
                          label="撤销授权" @click="$parent.$emit('revoke', props.row)" />
-                  <q-btn v-if="props.row.state == 'approved' && props.row.box == 'mine'" dense flat color="primary"
+                  <q-btn v-if="props.row.grant_state == 'active' && props.row.box == 'mine'" dense flat color="primary"
                          label="拉取数据" @click="$parent.$emit('pull', props.row)" />
-                  <q-btn v-if="props.row.state == 'approved' && props.row.box == 'mine'" dense flat
+                  <q-btn v-if="props.row.grant_state == 'active' && props.row.box == 'mine'" dense flat
                          label="订阅推送" @click="$parent.$emit('subscribe', props.row)" />
                 </q-td>""")
             table.on("approve", lambda e: decide_dialog(e.args, "批准"))
