@@ -40,7 +40,7 @@ from xingcheng.core.audit.merkle import CompactTree, hasher
 from xingcheng.core.audit.models import AuditEntry, AuditNode, AuditTreeHead, leaf_bytes_of
 from xingcheng.core.audit.service import audit_settings, default_signer, subtree_hashes
 from xingcheng.core.audit.signing import STH_VERSION, Signer, tree_head_bytes
-from xingcheng.core.db import Database, get_database
+from xingcheng.core.db import SQLITE_WRITE_WAIT, Database, get_database
 
 log = logging.getLogger("xingcheng.audit")
 
@@ -273,7 +273,16 @@ class Sequencer:
     def sequence_once(self, *, wait: bool = False) -> int:
         target = self._target if self._target is not None else get_database()
         signer = self._signer or default_signer(self.settings)
-        done = sequence_pending(target, signer=signer, settings=self.settings, wait=wait)
+        # Queue with this process's other SQLite writers (first come, first served) rather than poll
+        # SQLite's busy handler against them, which would stall requests behind the sequencer's retries.
+        writers = getattr(target, "writers", None)
+        if writers is not None and not writers.acquire(SQLITE_WRITE_WAIT):
+            return 0  # the next tick tries again
+        try:
+            done = sequence_pending(target, signer=signer, settings=self.settings, wait=wait)
+        finally:
+            if writers is not None:
+                writers.release()
         self.sequenced += done
         return done
 
