@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select, update
 
 from xingcheng.core.db import Database, WriterQueue, create_db_engine
@@ -126,3 +127,37 @@ def test_a_writer_that_waits_too_long_gives_up_and_the_queue_moves_on() -> None:
     queue.release()
     assert queue.acquire(0.05)  # free again: the one that gave up left no ghost turn behind
     queue.release()
+
+
+def test_an_event_handler_that_writes_does_not_wait_for_its_publishers_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process handlers run in the publisher's thread after its commit: the publisher's writer turn is
+    handed on before publishing, so the handler's own unit of work gets it at once."""
+    from xingcheng.core import db as core_db
+    from xingcheng.core import outbox
+    from xingcheng.core.events import Event, InProcessBus
+
+    monkeypatch.setattr(core_db, "SQLITE_WRITE_WAIT", 0.5)  # a regression fails fast instead of in 10 s
+    database = _database(tmp_path)
+    handled: list[str] = []
+
+    def count_delivery(_delivery: object) -> None:
+        with database.session_scope() as session:
+            session.execute(insert(COUNTER).values(value=42))
+        handled.append("written")
+
+    with InProcessBus() as bus:
+        bus.subscribe("xc/events/test/#", count_delivery)
+        outbox.set_bus(bus)
+        try:
+            with database.session_scope() as session:
+                session.execute(update(COUNTER).where(COUNTER.c.id == 1).values(value=1))
+                outbox.publish_after_commit(session, "xc/events/test/done", Event(type="xingcheng.test.done",
+                                                                                  source="/test"))
+        finally:
+            outbox.set_bus(None)
+    assert handled == ["written"]
+    with database.session_scope(write=False) as session:
+        assert session.query(COUNTER).filter(COUNTER.c.value == 42).count() == 1
+    database.engine.dispose()

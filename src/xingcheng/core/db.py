@@ -203,7 +203,10 @@ def _take_turn(session: Session) -> None:
     session.info[_HOLDS_TURN] = True
 
 
-def _end_turn(session: Session) -> None:
+def end_writer_turn(session: Session) -> None:
+    """Hand this unit of work's SQLite writer turn to the next one (nothing if it holds none). Called when
+    its transaction ended; the outbox calls it before publishing after a commit, so an in-process event
+    handler that writes in the same thread does not wait for a turn its own publisher still holds."""
     if session.info.pop(_HOLDS_TURN, False):
         session.info[_QUEUE].release()
 
@@ -244,7 +247,7 @@ class Database:
             try:
                 session.close()
             finally:
-                _end_turn(session)
+                end_writer_turn(session)
 
 
 @lru_cache(maxsize=1)

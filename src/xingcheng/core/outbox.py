@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from xingcheng.core.db import end_writer_turn
 from xingcheng.core.events import Event, EventBus
 
 log = logging.getLogger("xingcheng.events")
@@ -40,6 +41,7 @@ def _flush_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, [])
     if not pending:
         return
+    end_writer_turn(session)  # committed: let the next writer (perhaps a handler below) go
     if _bus is None:
         log.debug("no event bus running; %d event(s) not published", len(pending))
         return
