@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -11,25 +10,10 @@ import pytest
 from sqlalchemy import select
 from test_iot_store import T0, batch
 
-from xc_testing import PG_BASE_URL, postgres_schema_name, schema_connect_args
 from xingcheng.iot.models import Datastream, ObservedProperty, Thing
-from xingcheng.iot.store import GROUP_BUCKETS_SCHEMA, ObservationStore, request_store
-from xingcheng.iot.store_pg import PostgresObservationStore, psycopg_conninfo
+from xingcheng.iot.store import GROUP_BUCKETS_SCHEMA, request_store
 
 BASE = "/api/v1/iot"
-
-
-@pytest.fixture
-def pg_store() -> Iterator[PostgresObservationStore]:
-    with postgres_schema_name("iotarea") as schema:
-        store = PostgresObservationStore(psycopg_conninfo(PG_BASE_URL), options=schema_connect_args(schema)["options"])
-        yield store
-        store.close()
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def store(request: pytest.FixtureRequest) -> ObservationStore:
-    return request.getfixturevalue("iot_store" if request.param == "duckdb" else "pg_store")  # type: ignore[no-any-return]
 
 
 GROUPS = pa.table({"datastream_id": pa.array([1, 2, 3, 4], pa.int64()), "group_key": ["north", "north", "south", "south"]})
@@ -65,30 +49,30 @@ def _check(table: pa.Table, expected: dict[tuple[str, datetime], list[tuple[int,
 
 
 @pytest.mark.parametrize(("interval", "width"), [("15min", 900), ("1h", 3600), ("1day", 86400)])
-def test_group_aggregates_match_values_computed_in_the_test(store, interval, width):
+def test_group_aggregates_match_values_computed_in_the_test(any_store, interval, width):
     rows = _random_rows(7)
-    store.append(batch(rows))
-    table = store.aggregate_groups(GROUPS, start=T0, end=T0 + timedelta(days=2), interval=interval)
+    any_store.append(batch(rows))
+    table = any_store.aggregate_groups(GROUPS, start=T0, end=T0 + timedelta(days=2), interval=interval)
     _check(table, _expected(rows, width))
 
 
-def test_hours_before_the_retention_watermark_come_from_the_roll_up(store):
+def test_hours_before_the_retention_watermark_come_from_the_roll_up(any_store):
     rows = _random_rows(11, days=3)
-    store.append(batch(rows))
-    store.roll_up_and_drop(T0 + timedelta(days=1))  # the first day now lives only in the hourly roll-up
-    assert store.count() == sum(1 for _, t, _ in rows if t >= T0 + timedelta(days=1))
+    any_store.append(batch(rows))
+    any_store.roll_up_and_drop(T0 + timedelta(days=1))  # the first day now lives only in the hourly roll-up
+    assert any_store.count() == sum(1 for _, t, _ in rows if t >= T0 + timedelta(days=1))
     for interval, width in (("1h", 3600), ("1day", 86400)):
-        table = store.aggregate_groups(GROUPS, start=T0, end=T0 + timedelta(days=3), interval=interval)
+        table = any_store.aggregate_groups(GROUPS, start=T0, end=T0 + timedelta(days=3), interval=interval)
         _check(table, _expected(rows, width))
-    fine = store.aggregate_groups(GROUPS, start=T0, end=T0 + timedelta(days=3), interval="15min")
+    fine = any_store.aggregate_groups(GROUPS, start=T0, end=T0 + timedelta(days=3), interval="15min")
     assert min(fine.column("bucket").to_pylist()) >= T0 + timedelta(days=1)  # finer buckets: raw period only
 
 
-def test_no_groups_or_an_empty_window_give_an_empty_table(store):
-    store.append(batch(_random_rows(3)))
-    assert store.aggregate_groups(GROUPS.slice(0, 0), start=T0, end=T0 + timedelta(days=1), interval="1h").num_rows == 0
+def test_no_groups_or_an_empty_window_give_an_empty_table(any_store):
+    any_store.append(batch(_random_rows(3)))
+    assert any_store.aggregate_groups(GROUPS.slice(0, 0), start=T0, end=T0 + timedelta(days=1), interval="1h").num_rows == 0
     later = T0 + timedelta(days=30)
-    assert store.aggregate_groups(GROUPS, start=later, end=later + timedelta(days=1), interval="1h").num_rows == 0
+    assert any_store.aggregate_groups(GROUPS, start=later, end=later + timedelta(days=1), interval="1h").num_rows == 0
 
 
 def _area_streams(session, division: str, prop: str) -> list[int]:  # type: ignore[no-untyped-def]

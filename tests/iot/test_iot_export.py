@@ -7,34 +7,17 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow.dataset as pads
-import pytest
 from sqlalchemy import select
 from test_iot_store import T0, batch
 
-from xc_testing import PG_BASE_URL, postgres_schema_name, schema_connect_args
 from xingcheng.iot.export import UNKNOWN_PROPERTY, export_observations
 from xingcheng.iot.models import Datastream, ObservedProperty
 from xingcheng.iot.store import DuckDBObservationStore, ObservationStore
-from xingcheng.iot.store_pg import PostgresObservationStore, psycopg_conninfo
-
-
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest, tmp_path) -> Iterator[ObservationStore]:  # type: ignore[no-untyped-def]
-    if request.param == "duckdb":
-        store: ObservationStore = DuckDBObservationStore(tmp_path / "obs.duckdb")
-        yield store
-        store.close()
-        return
-    with postgres_schema_name("iotexp") as schema:
-        store = PostgresObservationStore(psycopg_conninfo(PG_BASE_URL), options=schema_connect_args(schema)["options"])
-        yield store
-        store.close()
 
 
 def registered(db, n: int) -> dict[int, str]:  # type: ignore[no-untyped-def]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -11,27 +10,13 @@ import pytest
 from sqlalchemy import select
 from test_iot_store import T0, batch
 
-from xc_testing import PG_BASE_URL, postgres_schema_name, schema_connect_args
 from xingcheng.iot import store_pg
 from xingcheng.iot.models import Datastream, Thing
 from xingcheng.iot.store import LATEST_SCHEMA, ObservationStore
-from xingcheng.iot.store_pg import PostgresObservationStore, latest_from_copy, psycopg_conninfo
+from xingcheng.iot.store_pg import latest_from_copy
 
 BASE = "/api/v1/iot"
 ARROW = "application/vnd.apache.arrow.stream"
-
-
-@pytest.fixture
-def pg_store() -> Iterator[PostgresObservationStore]:
-    with postgres_schema_name("iotbulk") as schema:
-        store = PostgresObservationStore(psycopg_conninfo(PG_BASE_URL), options=schema_connect_args(schema)["options"])
-        yield store
-        store.close()
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def store(request: pytest.FixtureRequest) -> ObservationStore:
-    return request.getfixturevalue("iot_store" if request.param == "duckdb" else "pg_store")  # type: ignore[no-any-return]
 
 
 def _fill(store: ObservationStore) -> None:
@@ -40,21 +25,21 @@ def _fill(store: ObservationStore) -> None:
     store.append(batch([(4, T0 - timedelta(days=1), -1.0)]))  # late and older: not the newest
 
 
-def test_the_bulk_table_matches_the_per_object_answer(store):
-    _fill(store)
-    table = store.latest_table()
+def test_the_bulk_table_matches_the_per_object_answer(any_store):
+    _fill(any_store)
+    table = any_store.latest_table()
     assert table.schema == LATEST_SCHEMA
     assert table.column("datastream_id").to_pylist() == list(range(1, 31))
-    per_object = {(v.datastream_id, v.time, v.value) for v in store.latest(list(range(1, 31)))}
+    per_object = {(v.datastream_id, v.time, v.value) for v in any_store.latest(list(range(1, 31)))}
     assert set(zip(*(table.column(n).to_pylist() for n in LATEST_SCHEMA.names), strict=True)) == per_object
     assert table.to_pylist()[3] == {"datastream_id": 4, "phenomenon_time": T0 + timedelta(minutes=10), "result": 42.0}
-    wanted = store.latest_table(pa.array([30, 2, 999]))
+    wanted = any_store.latest_table(pa.array([30, 2, 999]))
     assert wanted.column("datastream_id").to_pylist() == [2, 30]  # unknown ids are simply absent
 
 
-def test_an_empty_store_gives_an_empty_typed_table(store):
-    assert store.latest_table().schema == LATEST_SCHEMA and store.latest_table().num_rows == 0
-    assert store.latest_table(pa.array([1], pa.int64())).num_rows == 0
+def test_an_empty_store_gives_an_empty_typed_table(any_store):
+    assert any_store.latest_table().schema == LATEST_SCHEMA and any_store.latest_table().num_rows == 0
+    assert any_store.latest_table(pa.array([1], pa.int64())).num_rows == 0
 
 
 @pytest.mark.postgres

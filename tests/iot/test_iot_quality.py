@@ -3,20 +3,17 @@ on the DuckDB and on the PostgreSQL observation store; the daily report is saved
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pytest
 from sqlalchemy import select
 
-from xc_testing import PG_BASE_URL, postgres_schema_name, schema_connect_args
 from xingcheng.core.auth import SYSTEM
 from xingcheng.core.identity.models import Department
 from xingcheng.iot import ingest, quality, runtime
 from xingcheng.iot.models import Datastream, ObservedProperty, Thing
 from xingcheng.iot.store import ObservationStore, request_store
-from xingcheng.iot.store_pg import PostgresObservationStore, psycopg_conninfo
 from xingcheng.iot.worker import device_principal
 
 DAY = date(2026, 7, 1)
@@ -51,14 +48,6 @@ def _setup(session, prefix: str = "q") -> dict[str, Datastream]:  # type: ignore
 
 def _rows(ds: Datastream, steps: range, value=lambda i: 30.0 + (i % 7)) -> list[tuple[int, datetime, float]]:  # type: ignore[no-untyped-def]
     return [(ds.id, LO + timedelta(seconds=i * STEP), float(value(i))) for i in steps]
-
-
-@pytest.fixture
-def pg_store() -> Iterator[PostgresObservationStore]:
-    with postgres_schema_name("iotqual") as schema:
-        store = PostgresObservationStore(psycopg_conninfo(PG_BASE_URL), options=schema_connect_args(schema)["options"])
-        yield store
-        store.close()
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

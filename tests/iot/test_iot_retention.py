@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from test_iot_store import batch
 
-from xc_testing import PG_BASE_URL, postgres_schema_name, schema_connect_args
 from xingcheng.iot.retention import apply_retention
-from xingcheng.iot.store import DuckDBObservationStore, ObservationStore
-from xingcheng.iot.store_pg import PostgresObservationStore, psycopg_conninfo
+from xingcheng.iot.store import ObservationStore
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 START = datetime(2026, 11, 15, tzinfo=UTC)  # 10 days of data before NOW's midnight
-
-
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest, tmp_path) -> Iterator[ObservationStore]:  # type: ignore[no-untyped-def]
-    if request.param == "duckdb":
-        store: ObservationStore = DuckDBObservationStore(tmp_path / "obs.duckdb")
-        yield store
-        store.close()
-        return
-    with postgres_schema_name("iotret") as schema:
-        store = PostgresObservationStore(psycopg_conninfo(PG_BASE_URL), options=schema_connect_args(schema)["options"])
-        yield store
-        store.close()
 
 
 def fill(store: ObservationStore) -> list[tuple[int, datetime, float]]:
