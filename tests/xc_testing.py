@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
+import httpx
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
@@ -102,3 +107,42 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def api_server_command(port: int) -> list[str]:
+    """The platform's API without the web UI under uvicorn, in a fresh interpreter."""
+    code = ("import sys, uvicorn; from xingcheng.app import create_app; "
+            "uvicorn.run(create_app(with_ui=False), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')")
+    return [sys.executable, "-c", code, str(port)]
+
+
+@contextmanager
+def running_server(command: list[str], *, port: int, env: Mapping[str, str], log: Path,
+                   timeout: float = 120) -> Iterator[str]:
+    """Start ``command`` (listening on 127.0.0.1:``port``), wait until ``/health`` answers 200, yield the base
+    URL, and stop the process afterwards. Its output goes to ``log``, quoted when it exits or never answers."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not answer /health in {timeout:.0f} s:\n"
+                                   f"{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)

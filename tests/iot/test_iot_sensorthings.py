@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +15,7 @@ from frost_sta_client import SensorThingsService
 from frost_sta_client.service.auth_handler import AuthHandler
 from sqlalchemy import func, select
 
-from xc_testing import free_port
+from xc_testing import api_server_command, free_port, running_server
 from xingcheng.iot.models import Thing
 
 STA = "/sta/v1.1"
@@ -130,25 +127,8 @@ def live_server(template_dir: Path, tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "XC_DATA_DIR": str(data_dir), "XC_AUDIT__SEQUENCER_ENABLED": "false"}
     env.pop("XC_DATABASE_URL", None)
     env.pop("XC_MQTT_URL", None)
-    code = ("import uvicorn; from xingcheng.app import create_app; "
-            f"uvicorn.run(create_app(with_ui=False), host='127.0.0.1', port={port}, log_level='warning')")
-    server = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
-                              stderr=(tmp_path / "server.log").open("wb"))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()[-2000:]
-            time.sleep(0.3)
+    with running_server(api_server_command(port), port=port, env=env, log=tmp_path / "server.log") as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(20)
 
 
 def test_frost_sta_client_reads_things_datastreams_and_observations(live_server):

@@ -12,16 +12,14 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from xc_testing import free_port
+from xc_testing import free_port, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,33 +56,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     assert loaded.returncode == 0, f"demo load failed:\n{loaded.stderr[-3000:]}"
     port = free_port()
-    log_path = data_dir / "serve.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [cli, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"xingcheng serve exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-                try:
-                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"xingcheng serve did not answer /health in {STARTUP_SECONDS} s:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.3)
-            yield Server(url=url, data_dir=data_dir)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+    command = [cli, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with running_server(command, port=port, env=env, log=data_dir / "serve.log", timeout=STARTUP_SECONDS) as url:
+        yield Server(url=url, data_dir=data_dir)
 
 
 @pytest.fixture(scope="session")

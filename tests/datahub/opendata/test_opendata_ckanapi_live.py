@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,10 +11,7 @@ import ckanapi
 import pytest
 import requests
 
-from xc_testing import free_port
-
-SERVER = ("import uvicorn; from xingcheng.app import create_app; "
-          "uvicorn.run(create_app(with_ui=False), host='127.0.0.1', port={port}, log_level='warning')")
+from xc_testing import api_server_command, free_port, running_server
 
 
 @pytest.fixture(scope="module")
@@ -27,29 +21,8 @@ def live_url(template_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     port = free_port()
     env = {**os.environ, "XC_DATA_DIR": str(data_dir), "XC_AUDIT__SEQUENCER_ENABLED": "false"}
     env.pop("XC_DATABASE_URL", None)
-    process = subprocess.Popen([sys.executable, "-c", SERVER.format(port=port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start within 120 s")
-            time.sleep(0.3)
+    with running_server(api_server_command(port), port=port, env=env, log=data_dir.parent / "server.log") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_ckanapi_reads_the_portal(live_url):
