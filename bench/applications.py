@@ -94,6 +94,7 @@ class Server:
             env=env, stdout=subprocess.DEVNULL,
             stderr=(data_dir / "server.log").open("wb"))
         self.log = data_dir / "server.log"
+        self.started = time.monotonic()  # reset when it first answers: its start-up jobs have begun by then
 
     def wait(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
@@ -102,19 +103,24 @@ class Server:
                 raise SystemExit(f"server exited: {self.log.read_text(errors='replace')[-2000:]}")
             try:
                 if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
+                    self.started = time.monotonic()
                     return
             except httpx.HTTPError:
                 time.sleep(0.3)
         raise SystemExit(f"server did not start: {self.log.read_text(errors='replace')[-2000:]}")
 
     def wait_idle(self, timeout: float = 120, quiet: float = 0.05) -> float:
-        """Wait until start-up work in the server (the citizen-request classifier's training, the audit
-        sequencer's first pass, demo caches) is done — its CPU use under ``quiet`` of a core for 2 s —
-        so that work is not charged to the first workload. Returns the seconds waited."""
+        """Wait until start-up work in the server (the citizen-request classifier's training, which begins
+        ``WARM_UP_DELAY_SECONDS`` after start, the audit sequencer's first pass, demo caches) is done — its
+        CPU use under ``quiet`` of a core for 2 s — so that work is not charged to a workload. Returns the
+        seconds waited."""
+        from xingcheng.governance.requests.runtime import WARM_UP_DELAY_SECONDS
+
         started = time.monotonic()
+        training_done_after = self.started + WARM_UP_DELAY_SECONDS + 1
         calm = 0
         previous = cpu_seconds(self.process.pid)
-        while time.monotonic() - started < timeout and calm < 2:
+        while time.monotonic() - started < timeout and (calm < 2 or time.monotonic() < training_done_after):
             time.sleep(1)
             now = cpu_seconds(self.process.pid)
             calm = calm + 1 if now - previous < quiet else 0

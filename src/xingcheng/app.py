@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import ExitStack, asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import xingcheng
 from xingcheng.core import outbox
@@ -23,6 +24,7 @@ from xingcheng.core.errors import MethodNotAllowed, NotFound
 from xingcheng.core.events import EventBus, create_bus
 from xingcheng.core.problems import BodyLimitMiddleware, install_error_handlers
 from xingcheng.core.registry import Module
+from xingcheng.core.routing import GuardedRouter
 from xingcheng.core.settings import Settings, get_settings
 from xingcheng.modules import MODULES
 
@@ -42,6 +44,28 @@ class Metrics:
 
     def snapshot(self) -> dict[str, Any]:
         return {"uptime_seconds": round(time.time() - self.started, 1), "requests": self.requests, "server_errors": self.errors}
+
+
+class CountRequests:
+    """Counts HTTP requests and 5xx answers into ``Metrics``. Plain ASGI: a ``BaseHTTPMiddleware`` would add
+    a task group and memory streams to every request."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.metrics.requests += 1
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 500:
+                self.metrics.errors += 1
+            await send(message)
+
+        await self.app(scope, receive, watch)
 
 
 def start_event_bus(app: FastAPI, settings: Settings, modules: Sequence[Module]) -> EventBus:
@@ -90,13 +114,7 @@ def create_app(*, settings: Settings | None = None, modules: Sequence[Module] = 
     metrics = Metrics()
     app.state.metrics = metrics
 
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next: Any) -> Any:
-        metrics.requests += 1
-        response = await call_next(request)
-        if response.status_code >= 500:
-            metrics.errors += 1
-        return response
+    app.add_middleware(CountRequests, metrics=metrics)
 
     @app.get("/health", tags=["operations"], operation_id="health")
     def health() -> dict[str, str]:
@@ -125,13 +143,13 @@ def create_app(*, settings: Settings | None = None, modules: Sequence[Module] = 
     def metrics_endpoint() -> dict[str, Any]:
         return metrics.snapshot()
 
-    protected = APIRouter(dependencies=[Depends(current_principal)])
+    # Each module's routers sit behind a check of their path prefixes (core.routing): a request walks past
+    # the other modules in one comparison each. The protected ones require a caller.
     for module in modules:
         if module.public_router is not None:
-            app.include_router(module.public_router)
+            app.include_router(GuardedRouter(module.public_router))
         if module.router is not None:
-            protected.include_router(module.router)
-    app.include_router(protected)
+            app.include_router(GuardedRouter(module.router, dependencies=[Depends(current_principal)]))
 
     # Unknown paths under the protocol prefixes answer in their own format, not the UI's 404 page.
     for prefix in PROTOCOL_PREFIXES:

@@ -121,6 +121,14 @@ def _take_write_lock_before_writing(session: Session) -> None:
     record.info[_WRITE_LOCKED] = True
 
 
+def holds_write_lock(session: Session) -> bool:
+    """Whether this unit of work's SQLite transaction holds the database's write lock (it began IMMEDIATE):
+    no other writer can commit before it ends, so a check-then-insert cannot race and needs no savepoint.
+    Always False on PostgreSQL, where writers run side by side."""
+    connection = session.connection()
+    return connection.dialect.name == "sqlite" and bool(connection.connection.info.get(_WRITE_LOCKED))
+
+
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     if session.new or session.dirty or session.deleted:
         _take_write_lock_before_writing(session)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Query, Request
@@ -62,10 +62,11 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(permission: str) -> Callable[[Principal], Principal]:
+def require(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets the call through only when the caller's roles grant ``permission``."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    # async: a pure check, so it runs on the event loop instead of taking a worker-thread hop.
+    async def check(principal: CurrentPrincipal) -> Principal:
         principal.require(permission)
         return principal
 

@@ -8,7 +8,7 @@ never react to something that did not happen. ``set_bus`` is called once at star
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
@@ -30,7 +30,10 @@ def current_bus() -> EventBus | None:
     return _bus
 
 
-def publish_after_commit(session: Session, topic: str, event: Event, *, headers: Mapping[str, str] | None = None) -> None:
+def publish_after_commit(session: Session, topic: str, event: Event | Callable[[], Event], *,
+                         headers: Mapping[str, str] | None = None) -> None:
+    """``event`` may be a function that builds it after the commit, when the rows it names have their ids
+    (so the caller need not flush just to learn one)."""
     if not session.in_transaction():
         session.begin()  # so that a rollback before any SQL still discards the event
     session.info.setdefault(_PENDING, []).append((topic, event, dict(headers or {})))
@@ -47,9 +50,10 @@ def _flush_pending(session: Session) -> None:
         return
     for topic, item, headers in pending:
         try:
-            _bus.publish(topic, item, headers=headers)
+            event = item() if callable(item) else item
+            _bus.publish(topic, event, headers=headers)
         except Exception:  # a broker hiccup must not turn a committed request into an error
-            log.exception("could not publish %s to %s", item.type, topic)
+            log.exception("could not publish an event to %s", topic)
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")

@@ -7,6 +7,7 @@ only in memory: any process (or a restarted one) restores the instance from the 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
 from typing import Any
@@ -113,9 +114,31 @@ def list_definitions(
     return paginate(session, statement, page)
 
 
-def _process_spec(session: Session, definition: WorkflowDefinition) -> engine.ProcessSpec:
-    return engine.cached(f"process:{definition.id}:{definition.sha256}", lambda: engine.parse_process(
-        definition.content, decisions=_latest_decision_sources(session)))
+def _process_spec(session: Session, definition: WorkflowDefinition | LatestVersion) -> engine.ProcessSpec:
+    def parse() -> engine.ProcessSpec:
+        content = session.scalar(select(WorkflowDefinition.content).where(WorkflowDefinition.id == definition.id))
+        return engine.parse_process(content or "", decisions=_latest_decision_sources(session))
+
+    return engine.cached(f"process:{definition.id}:{definition.sha256}", parse)
+
+
+@dataclass(frozen=True)
+class LatestVersion:
+    id: int
+    key: str
+    version: int
+    sha256: str
+
+
+def latest_version(session: Session, *, key: str, kind: str) -> LatestVersion | None:
+    """The newest version's identity only: one indexed row, and without flushing the caller's pending rows
+    (starting an instance flushes once, with the instance)."""
+    with session.no_autoflush:
+        row = session.execute(select(WorkflowDefinition.id, WorkflowDefinition.key, WorkflowDefinition.version,
+                                     WorkflowDefinition.sha256)
+                              .where(WorkflowDefinition.key == key, WorkflowDefinition.kind == kind)
+                              .order_by(WorkflowDefinition.version.desc()).limit(1)).first()
+    return None if row is None else LatestVersion(*row)
 
 
 # ---- instances ---------------------------------------------------------------------------------
@@ -183,7 +206,7 @@ def start_instance(
     session: Session, *, process_key: str, actor: Principal, variables: Mapping[str, Any] | None = None,
     business_key: str | None = None,
 ) -> WorkflowInstance:
-    definition = latest_definition(session, key=process_key, kind="bpmn")
+    definition = latest_version(session, key=process_key, kind="bpmn")
     if definition is None:
         raise NotFound(f"no deployed process '{process_key}'")
     process = _process_spec(session, definition)

@@ -77,6 +77,7 @@ def test_rollback_leaves_no_entry_and_no_gap(ledger: LedgerDb, signer: Signer, a
     record_some(ledger, 3)
     session = ledger.database.sessionmaker()
     entry = record(session, actor=CLERK, action="exchange.approve", subject="request:9")
+    session.flush()
     assert entry.id is not None and entry.leaf_index is None  # flushed, not committed
     session.rollback()
     session.close()
@@ -94,7 +95,8 @@ def test_an_entry_committed_late_gets_a_later_leaf_index(
     # Only PostgreSQL lets two writers hold open transactions; SQLite's single writer commits in id order.
     ledger = make_ledger_db("postgres")
     slow = ledger.database.sessionmaker()
-    late = record(slow, actor=CLERK, action="exchange.deliver", subject="slow")  # lower id, still open
+    late = record(slow, actor=CLERK, action="exchange.deliver", subject="slow")
+    slow.flush()  # lower id, still open
     record_some(ledger, 3)
     assert sequence_pending(ledger.database, signer=signer, settings=audit_settings) == 3
     slow.commit()

@@ -25,7 +25,9 @@ def inbox(session: DbSession, principal: CurrentPrincipal, page: Pagination, unr
 def send(
     body: NotificationCreate, session: DbSession, principal: Annotated[Principal, Depends(require("notifications:send"))]
 ) -> Any:
-    return service.notify(session, source=f"console:{principal.name}", data=body)
+    notification = service.notify(session, source=f"console:{principal.name}", data=body)
+    session.flush()  # the answer carries its id
+    return notification
 
 
 @router.post("/{notification_id}/read", response_model=NotificationRead, operation_id="notifications-read")

@@ -44,20 +44,16 @@ def notify(session: Session, *, source: str, data: NotificationCreate) -> Notifi
         recipient_kind=data.recipient_kind, recipient_key=data.recipient_key, title=data.title,
         body=data.body, link=data.link, source=source, channels=list(dict.fromkeys(["in_app", *data.channels])),
     )
-    session.add(notification)
-    session.flush()
+    session.add(notification)  # written by the caller's next flush, with the rest of its rows
     for channel in notification.channels:
         if channel in CHANNEL_ADAPTERS:
             CHANNEL_ADAPTERS[channel](notification)
         elif channel == "event":
-            publish_after_commit(
-                session, event_topic("notify", "sent"),
-                Event(
-                    type="xingcheng.notify.sent", source="/notifications",
-                    subject=f"{data.recipient_kind}:{data.recipient_key}",
-                    data={"id": notification.id, "title": notification.title, "link": notification.link},
-                ),
-            )
+            # Built after the commit, when the notification has its id.
+            publish_after_commit(session, event_topic("notify", "sent"), lambda: Event(
+                type="xingcheng.notify.sent", source="/notifications",
+                subject=f"{notification.recipient_kind}:{notification.recipient_key}",
+                data={"id": notification.id, "title": notification.title, "link": notification.link}))
     return notification
 
 

@@ -290,6 +290,7 @@ def record_delivery(session: Session, *, source: Source, actor: Principal, chann
                  "cursor_from": str(cursor_from), "cursor_to": str(cursor_to), "fields": fields or {},
                  "grant_ids": list(source.decision.grant_ids), "subscription_id": subscription_id, "file": file,
                  **({"compression": compression} if compression else {})})
+    session.flush()  # the delivery row points at the entry
     delivery = Delivery(
         request_id=request.id, subscription_id=subscription_id, dataset_slug=source.dataset.slug,
         owner_department_code=source.dataset.owner_department_code,

@@ -19,9 +19,20 @@ from xingcheng.datahub.registries import sources
 from xingcheng.datahub.registries.models import LegalEntity, Person
 from xingcheng.datahub.registries.schemas import DistrictCount, LegalEntityRead, PersonRead
 
+_PERSONS = "xc_persons_by_id_number"
+
 
 def get_person(session: Session, *, id_number: str) -> Person | None:
-    return session.scalar(select(Person).where(Person.id_number == id_number))
+    """The resident with this ID number. Found ones are remembered for the unit of work: one application
+    reads its applicant in several steps (material planning, the workflow's identity check), and the row is
+    the same object of the session's identity map every time."""
+    known: dict[str, Person] = session.info.setdefault(_PERSONS, {})
+    person = known.get(id_number)
+    if person is None or person not in session:
+        person = session.scalar(select(Person).where(Person.id_number == id_number))
+        if person is not None:
+            known[id_number] = person
+    return person
 
 
 def get_person_or_raise(session: Session, *, id_number: str) -> Person:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from xingcheng.core.masking import mask
 from xingcheng.datahub.registries import licences as licence_registry
 from xingcheng.datahub.registries.models import LegalEntity, Person
+from xingcheng.datahub.registries.service import get_person
 from xingcheng.egov.applications.models import ApplicationUpload
 from xingcheng.egov.applications.schemas import MaterialIn
 from xingcheng.egov.services.models import ServiceItem
@@ -52,9 +53,9 @@ def load_applicant(session: Session, *, kind: str, key: str, fallback_name: str)
         entity = session.scalar(select(LegalEntity).where(LegalEntity.credit_code == key))
         person = None
         if entity is not None and entity.legal_representative_id_number:
-            person = session.scalar(select(Person).where(Person.id_number == entity.legal_representative_id_number))
+            person = get_person(session, id_number=entity.legal_representative_id_number)
         return Applicant(kind, key, entity.name if entity else fallback_name, person, entity)
-    person = session.scalar(select(Person).where(Person.id_number == key))
+    person = get_person(session, id_number=key)
     return Applicant(kind, key, person.name if person else fallback_name, person, None)
 
 

@@ -52,6 +52,9 @@ class Application(TimestampMixin, Base):
 
     materials: Mapped[list[ApplicationMaterial]] = relationship(
         back_populates="application", order_by="ApplicationMaterial.position", cascade="all, delete-orphan")
+    # The timeline; a new application's events are written in the same flush as the application itself.
+    events: Mapped[list[ApplicationEvent]] = relationship(
+        back_populates="application", order_by="ApplicationEvent.id", cascade="all, delete-orphan")
 
 
 class ApplicationMaterial(Base):
@@ -99,6 +102,8 @@ class ApplicationEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    application: Mapped[Application] = relationship(back_populates="events")
 
 
 class ApplicationRating(Base):

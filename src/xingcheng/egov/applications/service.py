@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from xingcheng.core.audit import service as audit
 from xingcheng.core.auth import Principal
-from xingcheng.core.db import utcnow
+from xingcheng.core.db import holds_write_lock, utcnow
 from xingcheng.core.errors import Conflict, Forbidden, Invalid, NotFound
 from xingcheng.core.notifications.schemas import NotificationCreate
 from xingcheng.core.notifications.service import notify
@@ -83,8 +83,7 @@ def applicant_of(principal: Principal) -> tuple[str, str]:
 
 
 def _event(session: Session, application: Application, action: str, actor: str, note: str = "", **details: Any) -> None:
-    session.add(ApplicationEvent(application_id=application.id, action=action, actor=actor[:64], note=note,
-                                 details=details))
+    application.events.append(ApplicationEvent(action=action, actor=actor[:64], note=note, details=details))
 
 
 def _tell_applicant(session: Session, application: Application, title: str, body: str) -> None:
@@ -195,15 +194,18 @@ def submit(session: Session, *, principal: Principal, data: ApplicationSubmit, i
         materials=[ApplicationMaterial(position=i, item_code=n.item_code, name=n.name, provision=n.provision or "upload",
                                        reference=n.reference, upload_id=n.upload_id) for i, n in enumerate(needs)],
     )
-    try:
-        with session.begin_nested():
-            session.add(application)
-            session.flush()
-    except IntegrityError:  # the same Idempotency-Key raced in from another request and won
-        if idempotency_key and (won := _replay(session, account_id=principal.account_id, key=idempotency_key,
-                                               digest=digest)) is not None:
-            return won, True
-        raise
+    if not idempotency_key or holds_write_lock(session):
+        session.add(application)  # nothing can race the replay check above: flushed with the rest
+    else:
+        try:
+            with session.begin_nested():
+                session.add(application)
+                session.flush()
+        except IntegrityError:  # the same Idempotency-Key raced in from another request and won
+            if (won := _replay(session, account_id=principal.account_id, key=idempotency_key,
+                               digest=digest)) is not None:
+                return won, True
+            raise
     _event(session, application, "submit", "申请人", f"提交申请（需提供材料 {application.materials_provided} 项，"
            f"共需材料 {required} 项）")
     audit.record(session, actor=principal, action="applications.submit", subject=f"application:{application.number}",
@@ -309,8 +311,7 @@ def list_for_staff(session: Session, *, principal: Principal, page: PageParams, 
 
 
 def timeline(session: Session, *, application: Application) -> list[ApplicationEvent]:
-    return list(session.scalars(select(ApplicationEvent).where(ApplicationEvent.application_id == application.id)
-                                .order_by(ApplicationEvent.id)))
+    return list(application.events)  # in id order: loaded ordered, new ones appended
 
 
 def tasks_of(session: Session, *, application: Application) -> list[WorkflowTask]:
