@@ -211,6 +211,13 @@ def _take_turn(session: Session) -> None:
     session.info[_HOLDS_TURN] = True
 
 
+def _turn_before_begin(session: Session, transaction: Any) -> None:
+    # A writer's outermost transaction is created just before its BEGIN IMMEDIATE is sent: queue here, in the
+    # thread that runs the first statement, so SQLite's lock is handed out first come, first served.
+    if transaction.parent is None:
+        _take_turn(session)
+
+
 def end_writer_turn(session: Session) -> None:
     """Hand this unit of work's SQLite writer turn to the next one (nothing if it holds none). Called when
     its transaction ended; the outbox calls it before publishing after a commit, so an in-process event
@@ -235,27 +242,46 @@ class Database:
         if engine.dialect.name == "sqlite":
             event.listen(self.read_sessionmaker, "before_flush", _before_flush)
             event.listen(self.read_sessionmaker, "do_orm_execute", _before_orm_execute)
+            event.listen(self.sessionmaker, "after_transaction_create", _turn_before_begin)
 
-    @contextmanager
-    def session_scope(self, *, write: bool = True) -> Iterator[Session]:
-        """A unit of work for CLI commands, workers and console pages: commit on success, roll back on
-        error. ``write=False`` for read-only work, so it does not queue on SQLite's write lock."""
+    def open_session(self, *, write: bool = True) -> Session:
+        """A new unit of work; nothing touches the database until its first statement, which (for a SQLite
+        writer) first waits for this process's writer turn, so opening never blocks. End it with
+        ``end_session``."""
         session = (self.sessionmaker if write else self.read_sessionmaker)()
         if self.writers is not None:
             session.info[_QUEUE] = self.writers
-            if write:
-                _take_turn(session)
+        return session
+
+    @staticmethod
+    def end_session(session: Session, *, commit: bool) -> None:
+        """Commit (or roll back), close, and hand on the writer turn — also when the commit fails."""
         try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+            if commit:
+                try:
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+            else:
+                session.rollback()
         finally:
             try:
                 session.close()
             finally:
                 end_writer_turn(session)
+
+    @contextmanager
+    def session_scope(self, *, write: bool = True) -> Iterator[Session]:
+        """A unit of work for CLI commands, workers and console pages: commit on success, roll back on
+        error. ``write=False`` for read-only work, so it does not queue on SQLite's write lock."""
+        session = self.open_session(write=write)
+        try:
+            yield session
+        except BaseException:
+            self.end_session(session, commit=False)
+            raise
+        self.end_session(session, commit=True)
 
 
 @lru_cache(maxsize=1)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Annotated, TypeVar
 
+import anyio
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
@@ -31,16 +33,33 @@ def reads_first(endpoint: Endpoint) -> Endpoint:
     return endpoint
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """The request's session: committed when the route returns, rolled back if it raises."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's session: committed when the route returns, rolled back if it raises.
+
+    Opening it does no I/O (the first statement begins the transaction, in the route's worker thread), so
+    only the end takes a worker-thread hop; it is shielded from cancellation, like FastAPI's own exit of a
+    sync generator, so a client that disconnects cannot leave SQLite's writer turn held."""
     reads = request.method in SAFE_METHODS or getattr(request.scope.get("endpoint"), "xc_reads_first", False)
-    with get_database().session_scope(write=not reads) as session:
+    database = get_database()
+    session = database.open_session(write=not reads)
+    commit = False
+    try:
         yield session
+        commit = True
+    finally:
+        with anyio.CancelScope(shield=True):
+            # A limiter of its own: ending a unit of work must not wait for a free worker thread.
+            await anyio.to_thread.run_sync(partial(database.end_session, session, commit=commit),
+                                           limiter=anyio.CapacityLimiter(1))
+
+
+async def current_settings() -> Settings:
+    return get_settings()
 
 
 # scope="function": commit before the response is sent, so a client never sees unsaved data.
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+AppSettings = Annotated[Settings, Depends(current_settings)]
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
