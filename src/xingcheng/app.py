@@ -59,13 +59,22 @@ class CountRequests:
             await self.app(scope, receive, send)
             return
         self.metrics.requests += 1
+        answered = False
 
         async def watch(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] >= 500:
-                self.metrics.errors += 1
+            nonlocal answered
+            if message["type"] == "http.response.start":
+                answered = True
+                if message["status"] >= 500:
+                    self.metrics.errors += 1
             await send(message)
 
-        await self.app(scope, receive, watch)
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            if not answered:  # Starlette's outermost layer turns it into the 500, outside this middleware
+                self.metrics.errors += 1
+            raise
 
 
 def start_event_bus(app: FastAPI, settings: Settings, modules: Sequence[Module]) -> EventBus:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 
 from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from xingcheng.core.db import end_writer_turn
 from xingcheng.core.events import Event, EventBus
@@ -36,11 +36,23 @@ def publish_after_commit(session: Session, topic: str, event: Event | Callable[[
     (so the caller need not flush just to learn one)."""
     if not session.in_transaction():
         session.begin()  # so that a rollback before any SQL still discards the event
-    session.info.setdefault(_PENDING, []).append((topic, event, dict(headers or {})))
+    # Remember the (innermost) transaction it belongs to: rolling back a savepoint drops only its own events.
+    queued_in = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING, []).append((topic, event, dict(headers or {}), queued_in))
+
+
+def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 @sa_event.listens_for(Session, "after_commit")
 def _flush_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # SQLAlchemy calls this when a savepoint is released too: nothing is committed yet
     pending = session.info.pop(_PENDING, [])
     if not pending:
         return
@@ -48,7 +60,7 @@ def _flush_pending(session: Session) -> None:
     if _bus is None:
         log.debug("no event bus running; %d event(s) not published", len(pending))
         return
-    for topic, item, headers in pending:
+    for topic, item, headers, _queued_in in pending:
         try:
             event = item() if callable(item) else item
             _bus.publish(topic, event, headers=headers)
@@ -57,6 +69,12 @@ def _flush_pending(session: Session) -> None:
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")
-def _drop_pending(session: Session, _previous: object) -> None:
-    # "soft" fires on every rollback() call, also when no database transaction had begun.
-    session.info.pop(_PENDING, None)
+def _drop_pending(session: Session, previous: SessionTransaction) -> None:
+    # "soft" fires on every rollback() call, also when no database transaction had begun. A savepoint's
+    # rollback drops the events queued inside it; the outer transaction's keeps the rest.
+    if not previous.nested:
+        session.info.pop(_PENDING, None)
+        return
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [item for item in pending if not _within(item[3], previous)]

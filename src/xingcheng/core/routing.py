@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Match, Route, get_route_path
 from starlette.types import Scope
 
 
@@ -43,12 +43,13 @@ class GuardedRouter(APIRouter):
     def __init__(self, module_router: APIRouter, **include: Any) -> None:
         super().__init__()
         self.include_router(module_router, **include)
-        prefixes = literal_prefixes(module_router.routes)
+        prefixes = literal_prefixes(module_router.routes, str(include.get("prefix") or ""))
         # Longest first only for readability in a debugger; startswith() tries them all.
         self.path_prefixes: tuple[str, ...] | None = (
             tuple(sorted(prefixes, key=len, reverse=True)) if prefixes and "" not in prefixes else None)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if self.path_prefixes is not None and not str(scope.get("path", "")).startswith(self.path_prefixes):
+        # The path Starlette itself matches routes against (without a mount's or --root-path's prefix).
+        if self.path_prefixes is not None and not get_route_path(scope).startswith(self.path_prefixes):
             return Match.NONE, {}
         return super().matches(scope)

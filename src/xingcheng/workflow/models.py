@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from xingcheng.core.db import Base, TimestampMixin, utcnow
 
@@ -47,6 +47,9 @@ class WorkflowInstance(TimestampMixin, Base):
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     # Optimistic lock: parallel branches completed at once must not overwrite each other's state.
     version: Mapped[int] = mapped_column(default=1)
+
+    # Its inbox rows; a new instance's are written in the same flush as the rest of the step.
+    tasks: Mapped[list[WorkflowTask]] = relationship(order_by="WorkflowTask.id")
 
 
 class WorkflowTask(TimestampMixin, Base):

@@ -14,7 +14,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, inspect, select, update
 from sqlalchemy.orm import Session, defer
 
 from xingcheng.core.audit import service as audit
@@ -166,8 +166,7 @@ def _sync(session: Session, instance: WorkflowInstance, workflow: BpmnWorkflow, 
     (``started``: the instance was created just now and has no inbox rows yet)."""
     ready = engine.ready_user_tasks(workflow)
     ready_ids = {str(t.id) for t in ready}
-    known = {} if started else {t.engine_task_id: t for t in session.scalars(select(WorkflowTask).where(
-        WorkflowTask.instance_id == instance.id, WorkflowTask.status.in_(("open", "claimed", "waiting"))))}
+    known = {} if started else {t.engine_task_id: t for t in instance.tasks if t.status in ("open", "claimed", "waiting")}
     for stale_id, stale in known.items():
         if stale_id not in ready_ids:  # e.g. cancelled by a boundary event
             stale.status = "cancelled"
@@ -184,7 +183,7 @@ def _sync(session: Session, instance: WorkflowInstance, workflow: BpmnWorkflow, 
                            name=(task.task_spec.bpmn_name or task.task_spec.name)[:200], department_code=department[:32],
                            role=engine.task_property(task.task_spec, "role", task.data, "department_staff") or "",
                            due_at=now + timedelta(hours=hours))
-        session.add(row)
+        instance.tasks.append(row)
         tasks.notify_department(department, f"新待办：{row.name}", f"办件 {instance.business_key or instance.id} 待办理")
         publish_after_commit(session, event_topic("workflow", "task"), Event(
             type="xingcheng.workflow.task.created", source="/workflow", subject=f"workflow_instance:{instance.id}",
@@ -199,7 +198,6 @@ def _sync(session: Session, instance: WorkflowInstance, workflow: BpmnWorkflow, 
         publish_after_commit(session, event_topic("workflow", "instance"), Event(
             type="xingcheng.workflow.instance.completed", source="/workflow", subject=f"workflow_instance:{instance.id}",
             data={"process": instance.process_key, "business_key": instance.business_key}))
-    session.flush()
 
 
 def start_instance(
@@ -211,7 +209,7 @@ def start_instance(
         raise NotFound(f"no deployed process '{process_key}'")
     process = _process_spec(session, definition)
     instance = WorkflowInstance(definition_id=definition.id, process_key=definition.key, business_key=business_key,
-                                state="", started_by=actor.name[:64])
+                                state="", started_by=actor.name[:64], tasks=[])  # known empty: no read for them
     session.add(instance)
     session.flush()
     known = (*WELL_KNOWN_VARIABLES, *PROCESS_VARIABLES.get(definition.key, ()))
@@ -250,6 +248,12 @@ def timeline(session: Session, *, instance_id: int) -> list[WorkflowEvent]:
 
 
 def instance_tasks(session: Session, *, instance_id: int) -> list[WorkflowTask]:
+    # An instance this unit of work just started or advanced holds its tasks already: no second read.
+    instance = session.identity_map.get(session.identity_key(WorkflowInstance, instance_id))
+    if isinstance(instance, WorkflowInstance) and "tasks" not in inspect(instance).unloaded:
+        if any(task.id is None for task in instance.tasks):
+            session.flush()  # the new ones get their ids
+        return list(instance.tasks)
     return list(session.scalars(select(WorkflowTask).where(WorkflowTask.instance_id == instance_id)
                                 .order_by(WorkflowTask.id)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from xingcheng.core.audit import service as audit
@@ -28,10 +28,17 @@ def get_person(session: Session, *, id_number: str) -> Person | None:
     the same object of the session's identity map every time."""
     known: dict[str, Person] = session.info.setdefault(_PERSONS, {})
     person = known.get(id_number)
-    if person is None or person not in session:
-        person = session.scalar(select(Person).where(Person.id_number == id_number))
-        if person is not None:
-            known[id_number] = person
+    if person is not None:
+        state = inspect(person)
+        # Trusted only while loaded and unchanged in this transaction (a rollback expires it; a delete
+        # or a new ID number makes it someone else's answer).
+        if state.persistent and not state.expired and person.id_number == id_number:
+            return person
+    person = session.scalar(select(Person).where(Person.id_number == id_number))
+    if person is None:
+        known.pop(id_number, None)
+    else:
+        known[id_number] = person
     return person
 
 
