@@ -14,7 +14,8 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute, Match, Route, get_route_path
+from starlette._utils import get_route_path  # the helper Starlette's own routes match with
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 
