@@ -1,7 +1,12 @@
 """Online applications benchmark: submissions/s and latency through the HTTP API, a profile breakdown, and
 the 秒批 decision latency.
 
-    python bench/applications.py [--generic 600] [--enterprise 150] [--concurrency 16] [--postgres URL] [--json]
+    python bench/applications.py [--generic 600] [--enterprise 150] [--concurrency 16] [--postgres URL]
+                                 [--baseline OLD/src] [--json]
+
+``--baseline`` runs the SQLite workloads first against an earlier source tree (``git worktree add /tmp/old
+<commit>`` → ``--baseline /tmp/old/src``): the box's speed drifts by tens of percent over minutes, so a change
+is only ever compared with its baseline from the same run.
 
 1. Builds a small demo city (the modules applications need) in a fresh data directory.
 2. Starts the server in a separate process (uvicorn on a free port, its own data dir), logs in as the demo
@@ -53,7 +58,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def build_city(data_dir: Path, database_url: str | None) -> None:
+def build_city(data_dir: Path, database_url: str | None, source: str | None = None) -> None:
     """Migrate and load the demo city (only the modules applications need) in a child process."""
     data_dir.mkdir(parents=True, exist_ok=True)
     code = f"""
@@ -68,23 +73,27 @@ load_demo(Database(engine), [m for m in MODULES if m.name in {NEEDED!r}], seed=4
 for m in MODULES:
     if m.on_shutdown: m.on_shutdown()
 """
-    subprocess.run([sys.executable, "-c", code], env=server_env(data_dir, database_url), check=True,
+    subprocess.run([sys.executable, "-c", code], env=server_env(data_dir, database_url, source), check=True,
                    stdout=subprocess.DEVNULL)
 
 
-def server_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
+def server_env(data_dir: Path, database_url: str | None, source: str | None = None) -> dict[str, str]:
+    """The server's environment; ``source`` (``--baseline``) puts an earlier source tree first on its path, so
+    a change is compared with what came before on the same machine in the same run."""
     env = {**os.environ, "XC_DATA_DIR": str(data_dir), "XC_SECRET_KEY": "bench-secret-key-" + "0" * 32,
            "XC_WORKFLOW__ESCALATION_SECONDS": "0"}
+    if source:
+        env["PYTHONPATH"] = source
     if database_url:
         env["XC_DATABASE_URL"] = database_url
     return env
 
 
 class Server:
-    def __init__(self, data_dir: Path, database_url: str | None, workers: int = 1) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None, workers: int = 1, source: str | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = server_env(data_dir, database_url)
+        env = server_env(data_dir, database_url, source)
         if workers > 1:  # the production profile: several processes, so observations live in PostgreSQL too
             env["XC_IOT__STORE"] = "postgres"
         self.process = subprocess.Popen(
@@ -226,8 +235,9 @@ def uploads_for(base: str, headers: dict[str, str], code: str) -> list[dict[str,
     return given
 
 
-def http_section(data_dir: Path, database_url: str | None, args: argparse.Namespace, workers: int = 1) -> dict[str, Any]:
-    server = Server(data_dir, database_url, workers)
+def http_section(data_dir: Path, database_url: str | None, args: argparse.Namespace, workers: int = 1,
+                 source: str | None = None) -> dict[str, Any]:
+    server = Server(data_dir, database_url, workers, source)
     try:
         server.wait()
         citizen = login(server.base, "citizen", "Citizen@2026")
@@ -337,11 +347,17 @@ def main() -> None:
     parser.add_argument("--postgres", help="also run against this PostgreSQL URL (an empty database/schema)")
     parser.add_argument("--pg-workers", type=int, default=1,
                         help="uvicorn worker processes for the PostgreSQL run (SQLite always runs one)")
+    parser.add_argument("--baseline", metavar="SRC", help="also run the SQLite workloads against the package in this "
+                        "source directory (e.g. the src/ of a `git worktree` of an earlier commit), first")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     report: dict[str, Any] = {"cores": os.cpu_count(), "concurrency": args.concurrency}
     with tempfile.TemporaryDirectory(prefix="xc-bench-apps-") as tmp:
         data_dir = Path(tmp) / "sqlite"
+        if args.baseline:  # first, so a machine that warms up or slows down does not favour the change
+            base_dir = Path(tmp) / "baseline"
+            build_city(base_dir, None, args.baseline)
+            report["baseline sqlite"] = http_section(base_dir, None, args, source=args.baseline)
         build_city(data_dir, None)
         report["sqlite"] = http_section(data_dir, None, args)
         report["profile"] = profile_section(data_dir, args.profile)
@@ -358,9 +374,10 @@ def main() -> None:
     for column in ("database", "workload", "requests", "req/s", "p50 ms", "p99 ms", "server CPU ms/req",
                    "1-core ceiling req/s", "statuses"):
         table.add_column(column)
-    for database in ("sqlite", "postgres"):
+    for database in ("baseline sqlite", "sqlite", "postgres"):
         for workload, figures in report.get(database, {}).items():
-            label = database if database == "sqlite" else f"postgres, {args.pg_workers} worker(s)"
+            label = f"postgres, {args.pg_workers} worker(s)" if database == "postgres" else (
+                f"sqlite, baseline {args.baseline}" if database == "baseline sqlite" else database)
             table.add_row(label, workload, str(figures["requests"]), str(figures["per_second"]),
                           str(figures["p50_ms"]), str(figures["p99_ms"]), str(figures["server_cpu_ms"]),
                           str(figures["one_core_ceiling_per_s"]), json.dumps(figures["statuses"]))
