@@ -161,3 +161,36 @@ def test_an_event_handler_that_writes_does_not_wait_for_its_publishers_turn(
     with database.session_scope(write=False) as session:
         assert session.query(COUNTER).filter(COUNTER.c.value == 42).count() == 1
     database.engine.dispose()
+
+
+def test_a_write_unit_queues_for_the_writer_turn_at_its_first_statement_not_when_opened(tmp_path: Path) -> None:
+    # The request session opens on the event loop: opening must never wait; the first statement (in a worker
+    # thread) does, and a unit that ends without a statement never held the turn.
+    database = _database(tmp_path)
+    holder = database.open_session()
+    idle = database.open_session()  # opened while nobody holds the turn, never used
+    holder.execute(select(COUNTER.c.value))  # takes the turn and SQLite's lock
+    opened_at = time.monotonic()
+    waiting = database.open_session()  # does not block although the turn is held
+    assert time.monotonic() - opened_at < 0.5
+    done = threading.Event()
+
+    def write() -> None:
+        waiting.execute(update(COUNTER).where(COUNTER.c.id == 1).values(value=7))
+        done.set()
+
+    worker = threading.Thread(target=write)
+    worker.start()
+    assert not done.wait(0.3)  # its first statement waits for the holder's turn
+    Database.end_session(holder, commit=True)
+    assert done.wait(5)
+    worker.join()
+    Database.end_session(waiting, commit=True)
+    Database.end_session(idle, commit=False)
+    explicit = database.open_session()
+    database.take_writer_turn(explicit)  # what an async route does in a worker thread before its first statement
+    explicit.execute(update(COUNTER).where(COUNTER.c.id == 1).values(value=8))
+    Database.end_session(explicit, commit=True)
+    with database.session_scope(write=False) as session:
+        assert session.execute(select(COUNTER.c.value).where(COUNTER.c.id == 1)).scalar_one() == 8
+    database.engine.dispose()

@@ -254,6 +254,11 @@ class Database:
         return session
 
     @staticmethod
+    def take_writer_turn(session: Session) -> None:
+        """Wait for this process's SQLite writer turn now (normally taken just before the first statement)."""
+        _take_turn(session)
+
+    @staticmethod
     def end_session(session: Session, *, commit: bool) -> None:
         """Commit (or roll back), close, and hand on the writer turn — also when the commit fails."""
         try:

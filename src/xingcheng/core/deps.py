@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Annotated, TypeVar
@@ -39,9 +40,14 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     Opening it does no I/O (the first statement begins the transaction, in the route's worker thread), so
     only the end takes a worker-thread hop; it is shielded from cancellation, like FastAPI's own exit of a
     sync generator, so a client that disconnects cannot leave SQLite's writer turn held."""
-    reads = request.method in SAFE_METHODS or getattr(request.scope.get("endpoint"), "xc_reads_first", False)
+    endpoint = request.scope.get("endpoint")
+    reads = request.method in SAFE_METHODS or getattr(endpoint, "xc_reads_first", False)
     database = get_database()
     session = database.open_session(write=not reads)
+    if not reads and database.writers is not None and inspect.iscoroutinefunction(endpoint):
+        # An async route runs its statements on the event loop: wait for SQLite's writer turn in a worker
+        # thread instead, or the loop would stall until the unit of work holding it could end.
+        await anyio.to_thread.run_sync(database.take_writer_turn, session)
     commit = False
     try:
         yield session
