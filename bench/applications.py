@@ -253,11 +253,13 @@ def http_section(data_dir: Path, database_url: str | None, args: argparse.Namesp
                                                           server_pid=pid))
         if not args.json:
             console.print(results, style="dim")
-        materials = uploads_for(server.base, citizen, "CS-SCJ-0001")
-        enterprise: list[dict[str, Any]] = [{"item_code": "CS-SCJ-0001", "form": {**ENTERPRISE_FORM, "note": f"压测 {i}"},
-                       "materials": materials} for i in range(args.enterprise)]
-        results["enterprise start"] = asyncio.run(run_load(server.base, citizen, enterprise, args.concurrency,
-                                                           tag="enterprise", server_pid=pid))
+        if args.enterprise > 0:
+            materials = uploads_for(server.base, citizen, "CS-SCJ-0001")
+            enterprise: list[dict[str, Any]] = [
+                {"item_code": "CS-SCJ-0001", "form": {**ENTERPRISE_FORM, "note": f"压测 {i}"}, "materials": materials}
+                for i in range(args.enterprise)]
+            results["enterprise start"] = asyncio.run(run_load(server.base, citizen, enterprise, args.concurrency,
+                                                               tag="enterprise", server_pid=pid))
         return results
     finally:
         server.stop()
@@ -340,8 +342,8 @@ def decision_section() -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--generic", type=int, default=600)
-    parser.add_argument("--enterprise", type=int, default=150)
+    parser.add_argument("--generic", type=int, default=600, help="generic submissions (at least 1)")
+    parser.add_argument("--enterprise", type=int, default=150, help="enterprise-start submissions (0 = skip)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--profile", type=int, default=100, help="submissions profiled in-process")
     parser.add_argument("--postgres", help="also run against this PostgreSQL URL (an empty database/schema)")
@@ -351,6 +353,8 @@ def main() -> None:
                         "source directory (e.g. the src/ of a `git worktree` of an earlier commit), first")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    if args.generic < 1 or args.enterprise < 0 or args.concurrency < 1:
+        parser.error("--generic and --concurrency need at least 1, --enterprise at least 0")
     report: dict[str, Any] = {"cores": os.cpu_count(), "concurrency": args.concurrency}
     with tempfile.TemporaryDirectory(prefix="xc-bench-apps-") as tmp:
         data_dir = Path(tmp) / "sqlite"
