@@ -4,9 +4,11 @@ the 秒批 decision latency.
     python bench/applications.py [--generic 600] [--enterprise 150] [--concurrency 16] [--postgres URL]
                                  [--baseline OLD/src] [--json]
 
-``--baseline`` runs the SQLite workloads first against an earlier source tree (``git worktree add /tmp/old
-<commit>`` → ``--baseline /tmp/old/src``): the box's speed drifts by tens of percent over minutes, so a change
-is only ever compared with its baseline from the same run.
+``--baseline`` compares with an earlier source tree (``git worktree add /tmp/old <commit>`` → ``--baseline
+/tmp/old/src``): two servers side by side, each with its own city, take ``--bursts`` alternating bursts of
+generic submissions (the order flips every round) and the medians are reported. The box's speed drifts by
+tens of percent within minutes, and a server's first requests cost more than later ones, so two runs one
+after the other can disagree by more than the change being measured; interleaving cancels both.
 
 1. Builds a small demo city (the modules applications need) in a fresh data directory.
 2. Starts the server in a separate process (uvicorn on a free port, its own data dir), logs in as the demo
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -235,9 +238,8 @@ def uploads_for(base: str, headers: dict[str, str], code: str) -> list[dict[str,
     return given
 
 
-def http_section(data_dir: Path, database_url: str | None, args: argparse.Namespace, workers: int = 1,
-                 source: str | None = None) -> dict[str, Any]:
-    server = Server(data_dir, database_url, workers, source)
+def http_section(data_dir: Path, database_url: str | None, args: argparse.Namespace, workers: int = 1) -> dict[str, Any]:
+    server = Server(data_dir, database_url, workers)
     try:
         server.wait()
         citizen = login(server.base, "citizen", "Citizen@2026")
@@ -266,6 +268,40 @@ def http_section(data_dir: Path, database_url: str | None, args: argparse.Namesp
         log = server.log.read_text(errors="replace").strip()
         if log:
             console.print(f"server log (tail):\n{log[-3000:]}", style="dim")
+
+
+def compare_section(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Interleaved bursts of generic submissions on a baseline server and the current one (see module doc)."""
+    servers: dict[str, Server] = {}
+    sources = {"baseline": args.baseline, "current": None}
+    try:
+        for name, source in sources.items():
+            build_city(tmp / f"compare-{name}", None, source)
+            servers[name] = Server(tmp / f"compare-{name}", None, 1, source)
+        tokens = {}
+        for name, server in servers.items():
+            server.wait()
+            tokens[name] = login(server.base, "citizen", "Citizen@2026")
+        for server in servers.values():
+            server.wait_idle()
+        size = max(1, args.generic // args.bursts)
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+        for burst in range(args.bursts):
+            for name in (list(servers) if burst % 2 == 0 else list(servers)[::-1]):
+                bodies = [{"item_code": GENERIC_ITEM, "form": {"contact_phone": "13874811111", "note": f"对比 {burst} {i}"}}
+                          for i in range(size)]
+                runs[name].append(asyncio.run(run_load(servers[name].base, tokens[name], bodies, args.concurrency,
+                                                       tag=f"compare-{burst}", server_pid=servers[name].process.pid)))
+    finally:
+        for server in servers.values():
+            server.stop()
+    return {name: {"source": sources[name] or "this tree", "bursts": len(done), "requests_per_burst": size,
+                   "median_server_cpu_ms": statistics.median(r["server_cpu_ms"] for r in done),
+                   "median_per_second": statistics.median(r["per_second"] for r in done),
+                   "median_p99_ms": statistics.median(r["p99_ms"] for r in done),
+                   "server_cpu_ms": [r["server_cpu_ms"] for r in done],
+                   "statuses": dict(sum((Counter(r["statuses"]) for r in done), Counter()))}
+            for name, done in runs.items()}
 
 
 PROFILE_GROUPS = (
@@ -349,19 +385,18 @@ def main() -> None:
     parser.add_argument("--postgres", help="also run against this PostgreSQL URL (an empty database/schema)")
     parser.add_argument("--pg-workers", type=int, default=1,
                         help="uvicorn worker processes for the PostgreSQL run (SQLite always runs one)")
-    parser.add_argument("--baseline", metavar="SRC", help="also run the SQLite workloads against the package in this "
-                        "source directory (e.g. the src/ of a `git worktree` of an earlier commit), first")
+    parser.add_argument("--baseline", metavar="SRC", help="compare generic submissions with the package in this source "
+                        "directory (e.g. the src/ of a `git worktree` of an earlier commit), in interleaved bursts")
+    parser.add_argument("--bursts", type=int, default=6, help="alternating bursts per side for --baseline")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
-    if args.generic < 1 or args.enterprise < 0 or args.concurrency < 1:
-        parser.error("--generic and --concurrency need at least 1, --enterprise at least 0")
+    if args.generic < 1 or args.enterprise < 0 or args.concurrency < 1 or args.bursts < 1:
+        parser.error("--generic, --concurrency and --bursts need at least 1, --enterprise at least 0")
     report: dict[str, Any] = {"cores": os.cpu_count(), "concurrency": args.concurrency}
     with tempfile.TemporaryDirectory(prefix="xc-bench-apps-") as tmp:
         data_dir = Path(tmp) / "sqlite"
-        if args.baseline:  # first, so a machine that warms up or slows down does not favour the change
-            base_dir = Path(tmp) / "baseline"
-            build_city(base_dir, None, args.baseline)
-            report["baseline sqlite"] = http_section(base_dir, None, args, source=args.baseline)
+        if args.baseline:
+            report["compare"] = compare_section(Path(tmp), args)
         build_city(data_dir, None)
         report["sqlite"] = http_section(data_dir, None, args)
         report["profile"] = profile_section(data_dir, args.profile)
@@ -378,14 +413,21 @@ def main() -> None:
     for column in ("database", "workload", "requests", "req/s", "p50 ms", "p99 ms", "server CPU ms/req",
                    "1-core ceiling req/s", "statuses"):
         table.add_column(column)
-    for database in ("baseline sqlite", "sqlite", "postgres"):
+    for database in ("sqlite", "postgres"):
         for workload, figures in report.get(database, {}).items():
-            label = f"postgres, {args.pg_workers} worker(s)" if database == "postgres" else (
-                f"sqlite, baseline {args.baseline}" if database == "baseline sqlite" else database)
+            label = f"postgres, {args.pg_workers} worker(s)" if database == "postgres" else database
             table.add_row(label, workload, str(figures["requests"]), str(figures["per_second"]),
                           str(figures["p50_ms"]), str(figures["p99_ms"]), str(figures["server_cpu_ms"]),
                           str(figures["one_core_ceiling_per_s"]), json.dumps(figures["statuses"]))
     console.print(table)
+    if "compare" in report:
+        compare = Table(title=f"Generic submissions, SQLite, {args.bursts} interleaved bursts per side")
+        for column in ("server", "median server CPU ms/req", "median req/s", "median p99 ms", "CPU ms/req per burst"):
+            compare.add_column(column)
+        for name, figures in report["compare"].items():
+            compare.add_row(f"{name} ({figures['source']})", str(figures["median_server_cpu_ms"]),
+                            str(figures["median_per_second"]), str(figures["median_p99_ms"]), str(figures["server_cpu_ms"]))
+        console.print(compare)
     console.print("profile (self time, % of in-process submission time):", report["profile"])
     console.print("秒批 DMN decisions:", report["decisions"])
 
