@@ -44,12 +44,12 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     reads = request.method in SAFE_METHODS or getattr(endpoint, "xc_reads_first", False)
     database = get_database()
     session = database.open_session(write=not reads)
-    if not reads and database.writers is not None and inspect.iscoroutinefunction(endpoint):
-        # An async route runs its statements on the event loop: wait for SQLite's writer turn in a worker
-        # thread instead, or the loop would stall until the unit of work holding it could end.
-        await anyio.to_thread.run_sync(database.take_writer_turn, session)
     commit = False
     try:
+        if not reads and database.writers is not None and inspect.iscoroutinefunction(endpoint):
+            # An async route runs its statements on the event loop: wait for SQLite's writer turn in a worker
+            # thread instead, or the loop would stall until the unit of work holding it could end.
+            await anyio.to_thread.run_sync(database.take_writer_turn, session)
         yield session
         commit = True
     finally:
