@@ -53,10 +53,14 @@ def invalid(error: engine.DefinitionError, *, where: str = "body") -> Invalid:
 
 # ---- definitions -------------------------------------------------------------------------------
 
+def _newest(key: str, kind: str) -> Select[WorkflowDefinition]:
+    return (select(WorkflowDefinition).where(WorkflowDefinition.key == key, WorkflowDefinition.kind == kind)
+            .order_by(WorkflowDefinition.version.desc()).limit(1))
+
+
 def latest_definition(session: Session, *, key: str, kind: str) -> WorkflowDefinition | None:
     # The file itself loads only when read: starting an instance takes the parsed spec from the cache.
-    return session.scalar(select(WorkflowDefinition).where(WorkflowDefinition.key == key, WorkflowDefinition.kind == kind)
-                          .options(defer(WorkflowDefinition.content)).order_by(WorkflowDefinition.version.desc()).limit(1))
+    return session.scalar(_newest(key, kind).options(defer(WorkflowDefinition.content)))
 
 
 def _latest_decision_sources(session: Session) -> list[str]:
@@ -114,12 +118,14 @@ def list_definitions(
     return paginate(session, statement, page)
 
 
-def _process_spec(session: Session, definition: WorkflowDefinition | LatestVersion) -> engine.ProcessSpec:
-    def parse() -> engine.ProcessSpec:
-        content = session.scalar(select(WorkflowDefinition.content).where(WorkflowDefinition.id == definition.id))
-        return engine.parse_process(content or "", decisions=_latest_decision_sources(session))
+def _content(session: Session, definition: LatestVersion) -> str:
+    """The BPMN/DMN file of a version: read only to parse it, once per process and version."""
+    return session.scalar(select(WorkflowDefinition.content).where(WorkflowDefinition.id == definition.id)) or ""
 
-    return engine.cached(f"process:{definition.id}:{definition.sha256}", parse)
+
+def _process_spec(session: Session, definition: LatestVersion) -> engine.ProcessSpec:
+    return engine.cached(f"process:{definition.id}:{definition.sha256}", lambda: engine.parse_process(
+        _content(session, definition), decisions=_latest_decision_sources(session)))
 
 
 @dataclass(frozen=True)
@@ -134,10 +140,8 @@ def latest_version(session: Session, *, key: str, kind: str) -> LatestVersion | 
     """The newest version's identity only: one indexed row, and without flushing the caller's pending rows
     (starting an instance flushes once, with the instance)."""
     with session.no_autoflush:
-        row = session.execute(select(WorkflowDefinition.id, WorkflowDefinition.key, WorkflowDefinition.version,
-                                     WorkflowDefinition.sha256)
-                              .where(WorkflowDefinition.key == key, WorkflowDefinition.kind == kind)
-                              .order_by(WorkflowDefinition.version.desc()).limit(1)).first()
+        row = session.execute(_newest(key, kind).with_only_columns(
+            WorkflowDefinition.id, WorkflowDefinition.key, WorkflowDefinition.version, WorkflowDefinition.sha256)).first()
     return None if row is None else LatestVersion(*row)
 
 
@@ -304,12 +308,12 @@ def cancel_instance(session: Session, *, instance_id: int, actor: Principal, rea
 
 # ---- decisions ---------------------------------------------------------------------------------
 
-def decision_spec(session: Session, *, key: str) -> tuple[WorkflowDefinition, engine.DecisionSpec]:
-    definition = latest_definition(session, key=key, kind="dmn")
+def decision_spec(session: Session, *, key: str) -> tuple[LatestVersion, engine.DecisionSpec]:
+    definition = latest_version(session, key=key, kind="dmn")
     if definition is None:
         raise NotFound(f"no deployed decision '{key}'")
     return definition, engine.cached(f"decision:{definition.id}:{definition.sha256}",
-                                     lambda: engine.parse_decision(definition.content))
+                                     lambda: engine.parse_decision(_content(session, definition)))
 
 
 def evaluate_decision(
