@@ -26,6 +26,7 @@ os.environ.setdefault("XC_SECRET_KEY", "test-secret-key-that-is-long-enough-0123
 # Test apps run their lifespan against the (unmigrated) default data dir: no background sequencer
 # there. Tests of the sequencer start their own.
 os.environ.setdefault("XC_AUDIT__SEQUENCER_ENABLED", "false")
+os.environ.setdefault("XC_API__SETTLE_HEAP", "false")  # see core.heap: test apps are short-lived
 
 from xc_testing import login, postgres_schema, rolled_back_session, session_dependency  # noqa: E402
 from xingcheng.core.db import Database, create_db_engine, get_database  # noqa: E402

@@ -16,7 +16,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import xingcheng
-from xingcheng.core import outbox
+from xingcheng.core import heap, outbox
 from xingcheng.core.audit.sequencer import Sequencer
 from xingcheng.core.db import get_database
 from xingcheng.core.deps import current_principal
@@ -108,6 +108,8 @@ def create_app(*, settings: Settings | None = None, modules: Sequence[Module] = 
                 sequencer = Sequencer(get_database(), settings=settings.audit)
                 sequencer.start()
                 stack.callback(sequencer.stop)
+            if settings.api.settle_heap:
+                heap.settle("start-up")
             yield
 
     # Swagger UI and ReDoc served from the package, not a CDN: the city's machines are offline.

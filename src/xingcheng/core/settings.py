@@ -30,6 +30,9 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     default_page_size: int = Field(default=50, ge=1, le=1000)
     max_page_size: int = Field(default=1000, ge=1)
+    # Freeze start-up objects out of the garbage collector's full passes (core.heap); off in the test
+    # suite, whose hundreds of short-lived apps would otherwise be frozen and never freed.
+    settle_heap: bool = True
 
 
 class IotSettings(BaseModel):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 
+from xingcheng.core import heap
 from xingcheng.core.db import get_database
+from xingcheng.core.settings import get_settings
 from xingcheng.governance.requests import service
 from xingcheng.governance.requests.classifier import get_router
 
@@ -28,6 +30,8 @@ def _run() -> None:
         return
     try:
         get_router()
+        if get_settings().api.settle_heap:  # jieba's dictionary and the model live as long as the process
+            heap.settle("training the request router")
     except Exception:
         log.exception("training the request router failed")
     while not _stop.wait(SLA_SECONDS):
