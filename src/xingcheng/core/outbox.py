@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from xingcheng.core.appended import belongs_to
 from xingcheng.core.db import end_writer_turn
 from xingcheng.core.events import Event, EventBus
 
@@ -39,14 +40,6 @@ def publish_after_commit(session: Session, topic: str, event: Event | Callable[[
     # Remember the (innermost) transaction it belongs to: rolling back a savepoint drops only its own events.
     queued_in = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(_PENDING, []).append((topic, event, dict(headers or {}), queued_in))
-
-
-def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
-    while transaction is not None:
-        if transaction is ended:
-            return True
-        transaction = transaction.parent
-    return False
 
 
 @sa_event.listens_for(Session, "after_commit")
@@ -77,4 +70,4 @@ def _drop_pending(session: Session, previous: SessionTransaction) -> None:
         return
     pending = session.info.get(_PENDING)
     if pending:
-        session.info[_PENDING] = [item for item in pending if not _within(item[3], previous)]
+        session.info[_PENDING] = [item for item in pending if not belongs_to(item[3], previous)]

@@ -21,7 +21,7 @@ from xingcheng.core.audit import service
 from xingcheng.core.audit.config import AuditSettings
 from xingcheng.core.audit.models import AuditEntry, AuditTreeHead
 from xingcheng.core.audit.sequencer import Sequencer, sequence_pending, sequencer_turn
-from xingcheng.core.audit.service import AuditEvent, record
+from xingcheng.core.audit.service import AuditEvent, record, record_entry
 from xingcheng.core.audit.signing import Signer, signer_for
 from xingcheng.core.audit.verify import verify_ledger
 from xingcheng.core.auth import Principal
@@ -76,7 +76,7 @@ def test_record_then_sequence_builds_a_signed_rfc9162_tree(
 def test_rollback_leaves_no_entry_and_no_gap(ledger: LedgerDb, signer: Signer, audit_settings: AuditSettings) -> None:
     record_some(ledger, 3)
     session = ledger.database.sessionmaker()
-    entry = record(session, actor=CLERK, action="exchange.approve", subject="request:9")
+    entry = record_entry(session, actor=CLERK, action="exchange.approve", subject="request:9")
     session.flush()
     assert entry.id is not None and entry.leaf_index is None  # flushed, not committed
     session.rollback()
@@ -95,7 +95,7 @@ def test_an_entry_committed_late_gets_a_later_leaf_index(
     # Only PostgreSQL lets two writers hold open transactions; SQLite's single writer commits in id order.
     ledger = make_ledger_db("postgres")
     slow = ledger.database.sessionmaker()
-    late = record(slow, actor=CLERK, action="exchange.deliver", subject="slow")
+    late = record_entry(slow, actor=CLERK, action="exchange.deliver", subject="slow")
     slow.flush()  # lower id, still open
     record_some(ledger, 3)
     assert sequence_pending(ledger.database, signer=signer, settings=audit_settings) == 3
@@ -125,10 +125,10 @@ def test_record_refuses_what_it_could_not_store_alike_everywhere(make_ledger_db:
             record(session, actor=CLERK, action="a", subject="x", details={"bad": object()})
         with pytest.raises(ValueError, match="content_hash"):
             record(session, actor=CLERK, action="a", subject="x", content_hash=b"")
-        entry = record(session, actor=CLERK, action="a", subject="x", details={"t": (1, 2), "n": {3: "三"}})
+        entry = record_entry(session, actor=CLERK, action="a", subject="x", details={"t": (1, 2), "n": {3: "三"}})
         assert (entry.actor_kind, entry.actor_name) == ("staff", "clerk")
         assert entry.details == {"t": [1, 2], "n": {"3": "三"}}  # as it will read back from the database
-        system = record(session, actor="nightly-export", action="a", subject="y")
+        system = record_entry(session, actor="nightly-export", action="a", subject="y")
         assert (system.actor_kind, system.actor_name) == ("system", "nightly-export")
 
 

@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Select, Table, and_, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from xingcheng.core.appended import append_row
 from xingcheng.core.audit.config import AuditSettings
 from xingcheng.core.audit.merkle import (
     NodeId,
@@ -141,14 +142,31 @@ def record(
     result: str = "ok",
     details: dict[str, Any] | None = None,
     content_hash: bytes | None = None,
-) -> AuditEntry:
-    """Add an audit entry to the caller's transaction; the caller's next flush writes it, the edge commits.
+) -> None:
+    """Add an audit entry to the caller's transaction; the edge commits it.
 
     ``actor`` is the calling principal, or a string naming a system job (kind ``system``).
     ``content_hash`` is the digest of what was delivered when data leaves its owner.
-    Not flushed here, so a request's entries go to the database in one batched INSERT with its other rows;
-    flush before reading ``entry.id``.
+    The entry is queued (``core.appended``): a request's entries go to the database in one executemany
+    at its next flush, query or commit, without the ORM's per-row cost. ``record_entry`` when the
+    caller needs the row itself (its id).
     """
+    event = AuditEvent(actor, action, subject, purpose, result, details, content_hash)
+    append_row(session, _entry, _values(event, utcnow()))  # normalised: a copy the caller cannot change later
+
+
+def record_entry(
+    session: Session,
+    *,
+    actor: Principal | str,
+    action: str,
+    subject: str,
+    purpose: str | None = None,
+    result: str = "ok",
+    details: dict[str, Any] | None = None,
+    content_hash: bytes | None = None,
+) -> AuditEntry:
+    """``record``, as an ORM object added to the session (flush before reading ``entry.id``)."""
     event = AuditEvent(actor, action, subject, purpose, result, details, content_hash)
     entry = AuditEntry(**_values(event, utcnow()))
     session.add(entry)

@@ -283,7 +283,7 @@ def record_delivery(session: Session, *, source: Source, actor: Principal, chann
     """The delivery log row and its audit entry (content hash = SHA-256 of the delivered bytes as sent)."""
     now = utcnow()
     request = source.request
-    entry = audit.record(
+    entry = audit.record_entry(
         session, actor=actor, action="exchange.deliver", subject=catalog.resource_key(source.dataset),
         purpose=request.purpose, result=source.decision.basis, content_hash=bytes.fromhex(digest),
         details={"request_id": request.id, "channel": channel, "format": fmt, "records": records, "bytes": size,

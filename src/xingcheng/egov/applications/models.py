@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from xingcheng.core.db import Base, TimestampMixin, utcnow
+from xingcheng.workflow.models import WorkflowInstance
 
 
 class Application(TimestampMixin, Base):
@@ -55,6 +56,9 @@ class Application(TimestampMixin, Base):
     # The timeline; a new application's events are written in the same flush as the application itself.
     events: Mapped[list[ApplicationEvent]] = relationship(
         back_populates="application", order_by="ApplicationEvent.id", cascade="all, delete-orphan")
+    # The process running it. Set at submit, it also keeps the new instance (and its new inbox rows) in the
+    # unit of work after the flush, so the answer does not read them back.
+    instance: Mapped[WorkflowInstance | None] = relationship()
 
 
 class ApplicationMaterial(Base):

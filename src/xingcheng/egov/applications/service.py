@@ -194,9 +194,10 @@ def submit(session: Session, *, principal: Principal, data: ApplicationSubmit, i
         materials=[ApplicationMaterial(position=i, item_code=n.item_code, name=n.name, provision=n.provision or "upload",
                                        reference=n.reference, upload_id=n.upload_id) for i, n in enumerate(needs)],
     )
-    if not idempotency_key or holds_write_lock(session):
-        session.add(application)  # nothing can race the replay check above: flushed with the rest
-    else:
+    # Nothing can race the replay check above (no key, or SQLite's write lock held since it): the row is
+    # added once its process has started, so it is inserted with its instance id, not updated after.
+    add_later = not idempotency_key or holds_write_lock(session)
+    if idempotency_key and not add_later:
         try:
             with session.begin_nested():
                 session.add(application)
@@ -211,7 +212,10 @@ def submit(session: Session, *, principal: Principal, data: ApplicationSubmit, i
     audit.record(session, actor=principal, action="applications.submit", subject=f"application:{application.number}",
                  purpose="service-application", details={"item": item.code, "process": link})
     _start(session, application, item=item, principal=principal, key=key, cleaned=cleaned)
+    if add_later:
+        session.add(application)
     _tell_applicant(session, application, "申请已提交", f"您的“{item.name}”申请（{application.number}）已提交。")
+    session.flush()  # the unit of work's one write of the rest: the answer shows the rows as stored
     return application, False
 
 
@@ -228,7 +232,7 @@ def _start(session: Session, application: Application, *, item: ServiceItem, pri
     }
     instance = workflow.start_instance(session, process_key=process, actor=principal, variables=variables,
                                        business_key=application.number)
-    application.instance_id = instance.id
+    application.instance, application.instance_id = instance, instance.id
     if process == "instant_approval" and instance.status == "running":  # 秒批 rules failed: say which one
         rule = (instance.variables.get("verdict") or {}).get("matched_rule") or {}
         application.decision_reason = str(instance.variables.get("reason") or "")[:1000]
