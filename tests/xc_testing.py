@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from _services import require_tcp
+from xingcheng.core import refcache
 from xingcheng.core.db import create_db_engine
 
 DEMO_PASSWORDS = {
@@ -86,6 +87,8 @@ def rolled_back_session(engine: Engine) -> Iterator[Session]:
         session.close()
         outer.rollback()
         connection.close()
+        # What the test's "commits" wrote is gone now, behind the back of the reference caches.
+        refcache.clear_all()
 
 
 def session_dependency(session: Session) -> Callable[[], Iterator[Session]]:

@@ -24,6 +24,7 @@ from xingcheng.core.errors import Conflict, Invalid, NotFound
 from xingcheng.core.events import Event, event_topic
 from xingcheng.core.outbox import publish_after_commit
 from xingcheng.core.pagination import paginate
+from xingcheng.core.refcache import ReferenceCache
 from xingcheng.core.schemas import PageParams
 from xingcheng.workflow import engine, tasks
 from xingcheng.workflow.models import WorkflowDefinition, WorkflowEvent, WorkflowInstance, WorkflowTask
@@ -136,13 +137,22 @@ class LatestVersion:
     sha256: str
 
 
-def latest_version(session: Session, *, key: str, kind: str) -> LatestVersion | None:
-    """The newest version's identity only: one indexed row, and without flushing the caller's pending rows
-    (starting an instance flushes once, with the instance)."""
+# Every instance start asks for its process's newest version; deployments are rare.
+LATEST_VERSIONS: ReferenceCache[tuple[str, str], LatestVersion | None] = ReferenceCache(
+    "workflow versions", watch=(WorkflowDefinition,))
+
+
+def _read_latest_version(session: Session, key: str, kind: str) -> LatestVersion | None:
     with session.no_autoflush:
         row = session.execute(_newest(key, kind).with_only_columns(
             WorkflowDefinition.id, WorkflowDefinition.key, WorkflowDefinition.version, WorkflowDefinition.sha256)).first()
     return None if row is None else LatestVersion(*row)
+
+
+def latest_version(session: Session, *, key: str, kind: str) -> LatestVersion | None:
+    """The newest version's identity only: one indexed row (cached per process), and without flushing the
+    caller's pending rows (starting an instance flushes once, with the instance)."""
+    return LATEST_VERSIONS.get(session, (key, kind), lambda: _read_latest_version(session, key, kind))
 
 
 # ---- instances ---------------------------------------------------------------------------------

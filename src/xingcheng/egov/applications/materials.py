@@ -20,7 +20,7 @@ from xingcheng.datahub.registries.models import LegalEntity, Person
 from xingcheng.datahub.registries.service import get_person
 from xingcheng.egov.applications.models import ApplicationUpload
 from xingcheng.egov.applications.schemas import MaterialIn
-from xingcheng.egov.services.models import ServiceItem
+from xingcheng.egov.services.service import ItemFacts
 
 # Filled in online and signed electronically (一表申请): generated from the form, never uploaded.
 ONLINE_FORM_SUFFIXES = ("表", "申请书", "声明书", "声明", "自填单", "承诺书", "申请")
@@ -70,7 +70,7 @@ def _registry_answer(name: str, applicant: Applicant) -> str | None:
     return None
 
 
-def plan(session: Session, *, items: Sequence[ServiceItem], applicant: Applicant, produced: Sequence[str] = ()
+def plan(session: Session, *, items: Sequence[ItemFacts], applicant: Applicant, produced: Sequence[str] = ()
          ) -> list[Need]:
     """Every required material of ``items`` and how the city gets it (``provision`` None = ask the applicant)."""
     held = [lic for lic in licence_registry.licences_of(session, applicant.key) if licence_registry.state(lic) == "valid"]

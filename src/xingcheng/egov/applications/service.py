@@ -28,8 +28,7 @@ from xingcheng.core.schemas import PageParams
 from xingcheng.egov.applications import forms, materials
 from xingcheng.egov.applications.models import Application, ApplicationEvent, ApplicationMaterial, ApplicationRating
 from xingcheng.egov.applications.schemas import ApplicationSubmit, CorrectionSubmit
-from xingcheng.egov.services.models import ServiceItem
-from xingcheng.egov.services.service import get_item, get_item_or_raise
+from xingcheng.egov.services.service import ItemFacts, item_facts, item_facts_or_raise
 from xingcheng.workflow import inbox
 from xingcheng.workflow import service as workflow
 from xingcheng.workflow.models import WorkflowInstance, WorkflowTask
@@ -48,9 +47,9 @@ STATUS_LABELS = {"submitted": "已提交", "in_review": "审批中", "correction
                  "rejected": "已办结（不予）", "withdrawn": "已撤回"}
 
 
-def process_of(item: ServiceItem) -> str:
+def process_of(item: ItemFacts) -> str:
     """The catalogue's process link for ``item`` (enterprise start only for the five bundled items)."""
-    link = item.process.process_key if item.process else "generic"
+    link = item.process_key or "generic"
     if link == "enterprise-start" and item.code not in ENTERPRISE_START_ITEMS:
         return "generic"
     return link
@@ -94,13 +93,13 @@ def _tell_applicant(session: Session, application: Application, title: str, body
 
 # ---- what an application needs -----------------------------------------------------------------
 
-def bundle(session: Session, item: ServiceItem) -> list[ServiceItem]:
+def bundle(session: Session, item: ItemFacts) -> list[ItemFacts]:
     if process_of(item) != "enterprise-start":
         return [item]
-    return [found for code in ENTERPRISE_START_ITEMS if (found := get_item(session, code=code)) is not None]
+    return [found for code in ENTERPRISE_START_ITEMS if (found := item_facts(session, code=code)) is not None]
 
 
-def _audience_check(item: ServiceItem, kind: str) -> None:
+def _audience_check(item: ItemFacts, kind: str) -> None:
     if process_of(item) == "enterprise-start":
         return  # founders apply as persons before the company exists; companies may open branches
     if kind == "citizen" and not item.for_person:
@@ -109,7 +108,7 @@ def _audience_check(item: ServiceItem, kind: str) -> None:
         raise Forbidden(f"{item.name} is for individuals (个人), not legal entities")
 
 
-def needs_for(session: Session, *, item: ServiceItem, principal: Principal,
+def needs_for(session: Session, *, item: ItemFacts, principal: Principal,
               applicant: materials.Applicant | None = None) -> tuple[list[materials.Need], int]:
     if applicant is None:
         kind, key = applicant_of(principal)
@@ -121,7 +120,7 @@ def needs_for(session: Session, *, item: ServiceItem, principal: Principal,
 
 
 def form_for(session: Session, *, code: str, principal: Principal) -> dict[str, Any]:
-    item = get_item_or_raise(session, code=code)
+    item = item_facts_or_raise(session, code=code)
     _audience_check(item, applicant_of(principal)[0])
     needs, required = needs_for(session, item=item, principal=principal)
     link = process_of(item)
@@ -148,7 +147,7 @@ def _replay(session: Session, *, account_id: int, key: str, digest: str) -> Appl
     return existing
 
 
-def _validate(session: Session, *, link: str, item: ServiceItem, form: dict[str, Any], given: Sequence[Any],
+def _validate(session: Session, *, link: str, item: ItemFacts, form: dict[str, Any], given: Sequence[Any],
               needs: list[materials.Need], applicant: materials.Applicant, account_id: int) -> dict[str, Any]:
     cleaned, problems = forms.validate_form(link, form)
     if link == "enterprise-start" and "division_code" in cleaned:
@@ -174,7 +173,7 @@ def submit(session: Session, *, principal: Principal, data: ApplicationSubmit, i
     if idempotency_key and (existing := _replay(session, account_id=principal.account_id, key=idempotency_key,
                                                 digest=digest)) is not None:
         return existing, True
-    item = get_item_or_raise(session, code=data.item_code)
+    item = item_facts_or_raise(session, code=data.item_code)
     _audience_check(item, kind)
     if not item.online:
         raise Conflict(f"{item.name} cannot be applied for online; see the guide for the service window")
@@ -219,7 +218,7 @@ def submit(session: Session, *, principal: Principal, data: ApplicationSubmit, i
     return application, False
 
 
-def _start(session: Session, application: Application, *, item: ServiceItem, principal: Principal, key: str,
+def _start(session: Session, application: Application, *, item: ItemFacts, principal: Principal, key: str,
            cleaned: dict[str, Any]) -> None:
     process, extra = engine_process(application.process_key)
     licence_type, licence_name = RESULT_LICENCES.get(item.code, ("service_result", f"{item.name}（办理结果）"[:64]))
@@ -381,7 +380,7 @@ def resubmit(session: Session, *, number: str, principal: Principal, data: Corre
             need.provision, need.reference, need.upload_id = keep[need.name].provision, keep[need.name].reference, \
                 keep[need.name].upload_id
     merged = {**application.form, **data.form}
-    cleaned = _validate(session, link=application.process_key, item=get_item_or_raise(session, code=application.item_code),
+    cleaned = _validate(session, link=application.process_key, item=item_facts_or_raise(session, code=application.item_code),
                         form=merged, given=data.materials, needs=needs, applicant=applicant,
                         account_id=principal.account_id or 0)
     bump(session, application)

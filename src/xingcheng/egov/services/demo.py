@@ -23,6 +23,7 @@ from xingcheng.egov.services.catalogue import (
     read_catalogue,
 )
 from xingcheng.egov.services.models import ProcessLink, ServiceImplementation, ServiceItem, ServiceMaterial
+from xingcheng.egov.services.service import ITEM_FACTS
 
 # Fixed timestamps: two builds from one seed are byte-identical.
 RECORDED_AT = datetime(2026, 11, 1, tzinfo=UTC)
@@ -65,6 +66,7 @@ def implementation_rows(
 
 def load_service_items(session: Session, ctx: DemoContext) -> None:
     catalogue = read_catalogue()
+    ITEM_FACTS.changed(session)  # Core inserts: the ORM does not see them
     session.execute(insert(cast(Table, ServiceItem.__table__)), [item_row(row) for row in catalogue])
     ids = dict(session.execute(select(ServiceItem.code, ServiceItem.id)).all())
     materials = [

@@ -14,8 +14,9 @@ from xingcheng.core.audit import service as audit
 from xingcheng.core.auth import Principal, Role
 from xingcheng.core.errors import Forbidden, Invalid, NotFound
 from xingcheng.core.identity.models import Department, Division
+from xingcheng.core.refcache import ReferenceCache
 from xingcheng.core.schemas import PageParams
-from xingcheng.egov.services.models import ServiceImplementation, ServiceItem, ServiceMaterial
+from xingcheng.egov.services.models import ProcessLink, ServiceImplementation, ServiceItem, ServiceMaterial
 from xingcheng.egov.services.schemas import GuideUpdate
 
 CATALOGUE_EDITORS = frozenset({Role.ADMIN, Role.DATA_STEWARD})  # may edit any department's items
@@ -61,6 +62,53 @@ def get_item(session: Session, *, code: str) -> ServiceItem | None:
 
 def get_item_or_raise(session: Session, *, code: str) -> ServiceItem:
     item = get_item(session, code=code)
+    if item is None:
+        raise NotFound(f"no service item with code {code} in the catalogue")
+    return item
+
+
+@dataclass(frozen=True)
+class MaterialFacts:
+    name: str
+    required: bool
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """What applying for an item needs to know about it: an immutable snapshot, shared between requests."""
+
+    code: str
+    name: str
+    department_code: str
+    for_person: bool
+    for_enterprise: bool
+    online: bool
+    max_visits: int
+    promised_days: int
+    process_key: str | None  # the catalogue's process link; None = the generic process
+    materials: tuple[MaterialFacts, ...]
+
+
+# Applications read their item on every submission; the catalogue changes a few times a year.
+ITEM_FACTS: ReferenceCache[str, ItemFacts | None] = ReferenceCache(
+    "catalogue items", watch=(ServiceItem, ServiceMaterial, ProcessLink))
+
+
+def _item_facts(session: Session, code: str) -> ItemFacts | None:
+    item = get_item(session, code=code)
+    if item is None:
+        return None
+    return ItemFacts(item.code, item.name, item.department_code, item.for_person, item.for_enterprise, item.online,
+                     item.max_visits, item.promised_days, item.process.process_key if item.process else None,
+                     tuple(MaterialFacts(m.name, m.required) for m in item.materials))
+
+
+def item_facts(session: Session, *, code: str) -> ItemFacts | None:
+    return ITEM_FACTS.get(session, code, lambda: _item_facts(session, code))
+
+
+def item_facts_or_raise(session: Session, *, code: str) -> ItemFacts:
+    item = item_facts(session, code=code)
     if item is None:
         raise NotFound(f"no service item with code {code} in the catalogue")
     return item
@@ -270,6 +318,7 @@ def update_guide(session: Session, *, code: str, data: GuideUpdate, editor: Prin
     item = get_item_or_raise(session, code=code)
     if not editor.roles & CATALOGUE_EDITORS and editor.department_code != item.department_code:
         raise Forbidden(f"item {code} belongs to department '{item.department_code}'; only its staff may edit it")
+    ITEM_FACTS.changed(session)  # the materials are replaced by a bulk DELETE the ORM does not track
     for field in ("conditions", "legal_basis", "fee_free", "fee_note"):
         if changes.get(field) is not None:
             setattr(item, field, changes[field])
