@@ -23,7 +23,7 @@ from xingcheng.core.notifications.service import notify
 from xingcheng.core.pagination import paginate
 from xingcheng.core.schemas import PageParams
 from xingcheng.workflow import service
-from xingcheng.workflow.models import WorkflowEvent, WorkflowTask
+from xingcheng.workflow.models import WorkflowTask
 
 OPEN = ("open", "claimed")
 
@@ -93,8 +93,8 @@ def claim_task(session: Session, *, task_id: int, principal: Principal, version:
         raise Conflict(f"the task is {task.status}" + (f" by {task.claimed_by_name}" if task.claimed_by_name else ""))
     _bump(session, task, _check_version(task, version), status="claimed", claimed_by=principal.account_id,
           claimed_by_name=principal.name[:64])
-    session.add(WorkflowEvent(instance_id=task.instance_id, action="task.claim", task_spec=task.task_spec,
-                              actor=principal.name[:64], details={}))
+    service.record_event(session, instance_id=task.instance_id, action="task.claim", task_spec=task.task_spec,
+                         actor=principal)
     audit.record(session, actor=principal, action="workflow.task.claim", subject=f"workflow_task:{task.id}")
     return task
 
@@ -128,8 +128,8 @@ def suspend_task(
     left = seconds_left(task, utcnow())
     _bump(session, task, _check_version(task, version), status="waiting", claimed_by=principal.account_id,
           claimed_by_name=principal.name[:64], suspended_seconds_left=left)
-    session.add(WorkflowEvent(instance_id=task.instance_id, action="task.suspend", task_spec=task.task_spec,
-                              actor=principal.name[:64], details={"reason": reason[:500]}))
+    service.record_event(session, instance_id=task.instance_id, action="task.suspend", task_spec=task.task_spec,
+                         actor=principal, details={"reason": reason[:500]})
     audit.record(session, actor=principal, action="workflow.task.suspend", subject=f"workflow_task:{task.id}")
     return task
 
@@ -143,8 +143,8 @@ def resume_task(session: Session, *, task_id: int, actor: Principal) -> Workflow
     due = utcnow() + timedelta(seconds=left) if left is not None else task.due_at
     _bump(session, task, task.version, status="claimed" if task.claimed_by else "open", due_at=due,
           suspended_seconds_left=None)
-    session.add(WorkflowEvent(instance_id=task.instance_id, action="task.resume", task_spec=task.task_spec,
-                              actor=actor.name[:64], details={}))
+    service.record_event(session, instance_id=task.instance_id, action="task.resume", task_spec=task.task_spec,
+                         actor=actor)
     audit.record(session, actor=actor, action="workflow.task.resume", subject=f"workflow_task:{task.id}")
     return task
 
@@ -159,8 +159,8 @@ def escalate_overdue(session: Session, *, now: datetime | None = None) -> int:
         notify(session, source="workflow", data=NotificationCreate(
             recipient_kind="department", recipient_key=task.department_code, title=f"待办超期：{task.name}",
             body=f"办件 {task.instance_id} 的“{task.name}”已超过办理时限，请尽快处理。", channels=["in_app", "event"]))
-        session.add(WorkflowEvent(instance_id=task.instance_id, action="task.escalate", task_spec=task.task_spec,
-                                  actor="system", details={"due_at": task.due_at.isoformat() if task.due_at else None}))
+        service.record_event(session, instance_id=task.instance_id, action="task.escalate", task_spec=task.task_spec,
+                             actor="system", details={"due_at": task.due_at.isoformat() if task.due_at else None})
         audit.record(session, actor=SYSTEM, action="workflow.task.escalate", subject=f"workflow_task:{task.id}")
     session.flush()
     return len(overdue)

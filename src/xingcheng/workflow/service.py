@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
-from sqlalchemy import Select, func, inspect, select, update
+from sqlalchemy import Select, Table, func, inspect, select, update
 from sqlalchemy.orm import Session, defer
 
+from xingcheng.core.appended import append_row
 from xingcheng.core.audit import service as audit
 from xingcheng.core.auth import SYSTEM, Principal
 from xingcheng.core.db import utcnow
@@ -157,15 +158,23 @@ def latest_version(session: Session, *, key: str, kind: str) -> LatestVersion | 
 
 # ---- instances ---------------------------------------------------------------------------------
 
+_EVENTS = cast(Table, WorkflowEvent.__table__)
+
 def _script_engine() -> Any:
     return engine.cached("script-engine", lambda: engine.script_engine(tasks.SERVICE_TASKS))
 
 
+def record_event(session: Session, *, instance_id: int, action: str, actor: Principal | str,
+                 task_spec: str | None = None, details: dict[str, Any] | None = None) -> None:
+    """A line of the instance's timeline, written with the unit of work's other append-only rows."""
+    name = actor if isinstance(actor, str) else actor.name
+    append_row(session, _EVENTS, {"instance_id": instance_id, "at": utcnow(), "action": action,
+                                  "task_spec": task_spec, "actor": name[:64], "details": details or {}})
+
+
 def _event(session: Session, instance: WorkflowInstance, action: str, actor: Principal | str,
            task_spec: str | None = None, **details: Any) -> None:
-    name = actor if isinstance(actor, str) else actor.name
-    session.add(WorkflowEvent(instance_id=instance.id, action=action, task_spec=task_spec, actor=name[:64],
-                              details=details))
+    record_event(session, instance_id=instance.id, action=action, actor=actor, task_spec=task_spec, details=details)
     audit.record(session, actor=actor, action=f"workflow.{action}", subject=f"workflow_instance:{instance.id}",
                  details={"process": instance.process_key, "task": task_spec, **details})
 
