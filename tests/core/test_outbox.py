@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from xingcheng.core import outbox
+from xingcheng.core.appended import queued_rows
 from xingcheng.core.db import Base, create_db_engine
 from xingcheng.core.events import Delivery, Event, InProcessBus, event_topic
 from xingcheng.core.notifications.models import Notification
@@ -118,9 +119,9 @@ def test_callable_and_ready_events_keep_their_order_and_a_failing_builder_spares
 
 
 def test_a_notification_event_carries_the_real_row_id(received, session):
-    notification = notify(session, source="test", data=NotificationCreate(
+    notify(session, source="test", data=NotificationCreate(
         recipient_kind="role", recipient_key="operator", title="暴雨预警", channels=["event"]))
-    assert notification.id is None  # notify does not flush: the row goes with the caller's next flush
+    assert queued_rows(session) == 1  # notify does not write: the row goes with the caller's next write
     session.commit()
     [delivery] = received
     assert delivery.topic == "xc/events/notify/sent"
@@ -132,15 +133,15 @@ def test_a_notification_event_carries_the_real_row_id(received, session):
 
 def test_each_notification_of_a_unit_of_work_names_its_own_row(any_db, received):
     # any_db first: building the demo city (once per run) publishes events of its own
-    sent = [
+    for n, title in enumerate(("第一条", "第二条", "第三条")):
         notify(any_db, source="test", data=NotificationCreate(
             recipient_kind="department", recipient_key="xzsp", title=title, link=f"/x/{n}", channels=["event"]))
-        for n, title in enumerate(("第一条", "第二条", "第三条"))
-    ]
     notify(any_db, source="test", data=NotificationCreate(  # no event channel: no event
         recipient_kind="role", recipient_key="operator", title="仅站内"))
     any_db.commit()
     events = [d.event for d in received if d.topic == "xc/events/notify/sent"]
+    sent = any_db.scalars(select(Notification).where(Notification.source == "test", Notification.recipient_key == "xzsp")
+                          .order_by(Notification.id)).all()
     assert [e.data for e in events] == [{"id": n.id, "title": n.title, "link": n.link} for n in sent]
     assert all(isinstance(e.data["id"], int) for e in events)
     assert len({e.data["id"] for e in events}) == 3

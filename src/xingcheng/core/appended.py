@@ -14,7 +14,7 @@ A queued row must not be the parent of another pending row — it has no id unti
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Select, Table, insert
@@ -24,13 +24,17 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTran
 _QUEUED = "xc_appended_rows"
 
 
-def append_row(session: Session, table: Table, values: Mapping[str, Any]) -> None:
-    """Queue ``values`` for ``table`` in the caller's unit of work (see the module docstring)."""
+def append_row(session: Session, table: Table, values: Mapping[str, Any], *,
+               with_id: Callable[[int], None] | None = None) -> None:
+    """Queue ``values`` for ``table`` in the caller's unit of work (see the module docstring).
+
+    ``with_id`` is called with the row's primary key once it is written (such a row is inserted on its own,
+    not in the batch): for an event that names the row, built after the commit."""
     if not session.in_transaction():
         session.begin()  # so that a rollback before any SQL still discards the row
     # The innermost transaction it belongs to: rolling back a savepoint drops only its own rows.
     queued_in = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(_QUEUED, []).append((table, values, queued_in))
+    session.info.setdefault(_QUEUED, []).append((table, values, queued_in, with_id))
 
 
 def queued_rows(session: Session) -> int:
@@ -44,11 +48,20 @@ def write_queued(session: Session) -> None:
     if not queued:
         return
     by_table: dict[Table, list[Mapping[str, Any]]] = {}
-    for table, values, _queued_in in queued:
-        by_table.setdefault(table, []).append(values)
+    one_by_one: list[tuple[Table, Mapping[str, Any], Callable[[int], None]]] = []
+    for table, values, _queued_in, with_id in queued:
+        if with_id is None:
+            by_table.setdefault(table, []).append(values)
+        else:
+            one_by_one.append((table, values, with_id))
     connection = session.connection()
     for table, rows in by_table.items():
         connection.execute(insert(table), list(rows))
+    for table, values, with_id in one_by_one:
+        key = connection.execute(insert(table), values).inserted_primary_key
+        if key is None or key[0] is None:
+            raise RuntimeError(f"the database did not return the id of the new {table.name} row")
+        with_id(int(key[0]))
 
 
 @sa_event.listens_for(Session, "before_flush")
@@ -56,11 +69,11 @@ def _before_flush(session: Session, _context: UOWTransaction, _instances: object
     write_queued(session)
 
 
-def _reads_only_other_tables(state: ORMExecuteState, queued: list[tuple[Table, Any, Any]]) -> bool:
+def _reads_only_other_tables(state: ORMExecuteState, queued: list[tuple[Table, Any, Any, Any]]) -> bool:
     """A plain SELECT from tables none of the queued rows go to (a join, subquery or text: assume not)."""
     if not state.is_select or not isinstance(state.statement, Select):
         return False
-    tables = {table for table, _values, _queued_in in queued}
+    tables = {entry[0] for entry in queued}
     return all(isinstance(source, Table) and source not in tables for source in state.statement.get_final_froms())
 
 

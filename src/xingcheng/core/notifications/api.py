@@ -25,9 +25,7 @@ def inbox(session: DbSession, principal: CurrentPrincipal, page: Pagination, unr
 def send(
     body: NotificationCreate, session: DbSession, principal: Annotated[Principal, Depends(require("notifications:send"))]
 ) -> Any:
-    notification = service.notify(session, source=f"console:{principal.name}", data=body)
-    session.flush()  # the answer carries its id
-    return notification
+    return service.send(session, source=f"console:{principal.name}", data=body)
 
 
 @router.post("/{notification_id}/read", response_model=NotificationRead, operation_id="notifications-read")

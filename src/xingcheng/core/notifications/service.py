@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, Table, or_, select, update
 from sqlalchemy.orm import Session
 
+from xingcheng.core.appended import append_row
 from xingcheng.core.auth import Principal
 from xingcheng.core.db import utcnow
 from xingcheng.core.errors import NotFound
@@ -24,6 +26,7 @@ from xingcheng.core.pagination import paginate
 from xingcheng.core.schemas import PageParams
 
 log = logging.getLogger("xingcheng.notify")
+_NOTIFICATIONS = cast(Table, Notification.__table__)
 
 ChannelAdapter = Callable[[Notification], None]
 
@@ -39,21 +42,40 @@ def _log_adapter(channel: str) -> ChannelAdapter:
 CHANNEL_ADAPTERS: dict[str, ChannelAdapter] = {"sms": _log_adapter("sms"), "email": _log_adapter("email")}
 
 
-def notify(session: Session, *, source: str, data: NotificationCreate) -> Notification:
-    notification = Notification(
-        recipient_kind=data.recipient_kind, recipient_key=data.recipient_key, title=data.title,
-        body=data.body, link=data.link, source=source, channels=list(dict.fromkeys(["in_app", *data.channels])),
-    )
-    session.add(notification)  # written by the caller's next flush, with the rest of its rows
-    for channel in notification.channels:
+def _values(source: str, data: NotificationCreate) -> dict[str, Any]:
+    return {"recipient_kind": data.recipient_kind, "recipient_key": data.recipient_key, "title": data.title,
+            "body": data.body, "link": data.link, "source": source,
+            "channels": list(dict.fromkeys(["in_app", *data.channels])), "created_at": utcnow(), "read_at": None}
+
+
+def _deliver(session: Session, values: dict[str, Any], row_id: Callable[[], int | None]) -> None:
+    """The channels beyond the inbox row: adapters now, ``notify.sent`` (with the row's id) after the commit."""
+    for channel in values["channels"]:
         if channel in CHANNEL_ADAPTERS:
-            CHANNEL_ADAPTERS[channel](notification)
+            CHANNEL_ADAPTERS[channel](Notification(**values))
         elif channel == "event":
-            # Built after the commit, when the notification has its id.
             publish_after_commit(session, event_topic("notify", "sent"), lambda: Event(
                 type="xingcheng.notify.sent", source="/notifications",
-                subject=f"{notification.recipient_kind}:{notification.recipient_key}",
-                data={"id": notification.id, "title": notification.title, "link": notification.link}))
+                subject=f"{values['recipient_kind']}:{values['recipient_key']}",
+                data={"id": row_id(), "title": values["title"], "link": values["link"]}))
+
+
+def notify(session: Session, *, source: str, data: NotificationCreate) -> None:
+    """Send a notification. Its inbox row is an append-only row of the caller's unit of work (``core.appended``),
+    written with its other rows; ``send`` when the caller needs the row itself."""
+    values = _values(source, data)
+    written: list[int] = []
+    append_row(session, _NOTIFICATIONS, values, with_id=written.append if "event" in values["channels"] else None)
+    _deliver(session, values, lambda: written[0])
+
+
+def send(session: Session, *, source: str, data: NotificationCreate) -> Notification:
+    """``notify``, returning the stored row (flushed: it has its id)."""
+    values = _values(source, data)
+    notification = Notification(**values)
+    session.add(notification)
+    session.flush()
+    _deliver(session, values, lambda: notification.id)
     return notification
 
 
