@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from functools import partial
 from typing import Annotated, TypeVar
 
 import anyio
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request, Response
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from xingcheng.core.auth import Principal
-from xingcheng.core.db import get_database
+from xingcheng.core.db import end_writer_turn, get_database
 from xingcheng.core.errors import Unauthorized
 from xingcheng.core.identity import service as identity
 from xingcheng.core.schemas import PageParams
@@ -53,10 +54,31 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
         commit = True
     finally:
-        with anyio.CancelScope(shield=True):
-            # A limiter of its own: ending a unit of work must not wait for a free worker thread.
-            await anyio.to_thread.run_sync(partial(database.end_session, session, commit=commit),
-                                           limiter=anyio.CapacityLimiter(1))
+        if session.info.get(_COMMITTED) and not session.in_transaction():
+            database.end_session(session, commit=False)  # committed by the route (``commit_and_answer``): no I/O left
+        else:
+            with anyio.CancelScope(shield=True):
+                # A limiter of its own: ending a unit of work must not wait for a free worker thread.
+                await anyio.to_thread.run_sync(partial(database.end_session, session, commit=commit),
+                                               limiter=anyio.CapacityLimiter(1))
+
+
+_COMMITTED = "xc_committed_by_route"
+Answer = TypeVar("Answer", bound=BaseModel)
+
+
+def commit_and_answer(session: Session, model: type[Answer], content: object, *, status_code: int = 200,
+                      headers: Mapping[str, str] | None = None) -> Response:
+    """For a busy sync write route: validate the answer, commit, and serialise it, all in the route's worker
+    thread. FastAPI would validate a returned value in a second worker-thread hop and ``get_session`` end
+    the unit of work in a third; this saves both (~0.1 ms of CPU each) and keeps the order that matters: an
+    answer that fails validation is a 500 with nothing committed, and nothing is answered before the commit.
+    The route still declares ``response_model`` for OpenAPI."""
+    body = model.model_validate(content).model_dump_json(by_alias=True).encode()
+    session.commit()
+    end_writer_turn(session)
+    session.info[_COMMITTED] = True
+    return Response(body, status_code=status_code, headers=dict(headers or {}), media_type="application/json")
 
 
 async def current_settings() -> Settings:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Header, Path, Query, Response, UploadFile
 
 from xingcheng.core.auth import Principal
-from xingcheng.core.deps import CurrentPrincipal, DbSession, Pagination, RowId, require
+from xingcheng.core.deps import CurrentPrincipal, DbSession, Pagination, RowId, commit_and_answer, require
 from xingcheng.core.errors import Forbidden, PayloadTooLarge
 from xingcheng.core.masking import mask
 from xingcheng.core.schemas import Page
@@ -80,14 +80,12 @@ def upload_material(file: Annotated[UploadFile, File(description="PDF, JPEG, PNG
 
 
 @router.post("", response_model=ApplicationDetail, status_code=201, operation_id="applications-submit")
-def submit(body: ApplicationSubmit, session: DbSession, applicant: Applicant, response: Response,
-           idempotency_key: IdempotencyKey = None) -> Any:
+def submit(body: ApplicationSubmit, session: DbSession, applicant: Applicant,
+           idempotency_key: IdempotencyKey = None) -> Response:
     """Apply online. Every problem (form fields, missing materials) is listed in one 422 problem."""
     application, replayed = service.submit(session, principal=applicant, data=body, idempotency_key=idempotency_key)
-    if replayed:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
-    return _detail(session, application)
+    return commit_and_answer(session, ApplicationDetail, _detail(session, application), status_code=200 if replayed
+                             else 201, headers={"Idempotent-Replayed": "true"} if replayed else None)
 
 
 @router.get("", response_model=Page[ApplicationRead], operation_id="applications-list")
@@ -116,7 +114,7 @@ def decide(task_id: RowId, body: Decision, session: DbSession, clerk: Clerk) -> 
     """Approve (pass this step), reject, or ask for correction (补正), with reasons; a stale version → 409."""
     application = staff.decide(session, task_id=task_id, clerk=clerk, action=body.action, reason=body.reason,
                                version=body.version)
-    return _detail(session, application)
+    return commit_and_answer(session, ApplicationDetail, _detail(session, application))
 
 
 @router.get("/{number}", response_model=ApplicationDetail, operation_id="applications-get")
