@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Select, Table, and_, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from xingcheng.core.appended import append_row
+from xingcheng.core.appended import append_row, write_queued
 from xingcheng.core.audit.config import AuditSettings
 from xingcheng.core.audit.merkle import (
     NodeId,
@@ -181,6 +181,7 @@ def record_many(session: Session, events: Iterable[AuditEvent]) -> int:
     recorded_at = utcnow()
     rows = [_values(event, recorded_at, normalise=False) for event in events]
     if rows:
+        write_queued(session)  # entries recorded before these keep their place in the ledger
         session.connection().execute(insert(cast(Table, AuditEntry.__table__)), rows)
     return len(rows)
 
