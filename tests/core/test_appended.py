@@ -105,3 +105,22 @@ def test_an_orm_flush_writes_them_with_it(engine: Engine) -> None:
         assert queued_rows(session) == 0
         session.rollback()
     assert count(engine) == 0
+
+
+def test_a_read_unit_of_work_takes_the_write_lock_before_writing_its_rows(engine: Engine) -> None:
+    # A GET that audits: its deferred read transaction must not write on a stale snapshot (SQLITE_BUSY_SNAPSHOT
+    # once another writer committed since its first read); it queues for the write lock like a flush would.
+    from xingcheng.core.db import Database
+
+    database = Database(engine)
+    reader = database.open_session(write=False)
+    try:
+        assert reader.scalars(select(journal.c.note)).all() == []  # the read snapshot starts here
+        with database.session_scope() as writer:
+            writer.execute(journal.insert().values(note="committed meanwhile"))
+        append_row(reader, journal, {"note": "read audited"})
+        reader.commit()
+    finally:
+        database.end_session(reader, commit=False)
+    with engine.connect() as conn:
+        assert sorted(conn.scalars(select(journal.c.note))) == ["committed meanwhile", "read audited"]

@@ -100,7 +100,7 @@ def _sqlite_begin(connection: Any) -> None:
     record.info[_WRITE_LOCKED] = immediate
 
 
-def _take_write_lock_before_writing(session: Session) -> None:
+def take_write_lock_before_writing(session: Session) -> None:
     """A read session about to write (an audit entry of a read, a key's last-use stamp) ends its read-only
     SQLite transaction and begins IMMEDIATE, so the write queues on the lock instead of failing with
     SQLITE_BUSY_SNAPSHOT. Only while nothing has been written and no savepoint is open: then that COMMIT
@@ -131,12 +131,12 @@ def holds_write_lock(session: Session) -> bool:
 
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     if session.new or session.dirty or session.deleted:
-        _take_write_lock_before_writing(session)
+        take_write_lock_before_writing(session)
 
 
 def _before_orm_execute(state: Any) -> None:
     if state.is_insert or state.is_update or state.is_delete:
-        _take_write_lock_before_writing(state.session)
+        take_write_lock_before_writing(state.session)
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
