@@ -21,7 +21,7 @@ from sqlalchemy import Select, Table, insert
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
-from xingcheng.core.db import take_write_lock_before_writing
+from xingcheng.core.db import before_writing
 
 _QUEUED = "xc_appended_rows"
 
@@ -56,7 +56,7 @@ def write_queued(session: Session) -> None:
             by_table.setdefault(table, []).append(values)
         else:
             one_by_one.append((table, values, with_id))
-    take_write_lock_before_writing(session)  # a read unit of work (a GET that audits) upgrades first, as for a flush
+    before_writing(session)  # a read unit of work (a GET that audits) takes the write lock first, as for a flush
     connection = session.connection()
     for table, rows in by_table.items():
         connection.execute(insert(table), list(rows))

@@ -100,7 +100,7 @@ def _sqlite_begin(connection: Any) -> None:
     record.info[_WRITE_LOCKED] = immediate
 
 
-def take_write_lock_before_writing(session: Session) -> None:
+def _take_write_lock_before_writing(session: Session) -> None:
     """A read session about to write (an audit entry of a read, a key's last-use stamp) ends its read-only
     SQLite transaction and begins IMMEDIATE, so the write queues on the lock instead of failing with
     SQLITE_BUSY_SNAPSHOT. Only while nothing has been written and no savepoint is open: then that COMMIT
@@ -121,6 +121,16 @@ def take_write_lock_before_writing(session: Session) -> None:
     record.info[_WRITE_LOCKED] = True
 
 
+_READ_UNIT = "xc_read_unit"
+
+
+def before_writing(session: Session) -> None:
+    """Call before writing with Core on ``session``'s connection (ORM flushes and statements are covered by
+    listeners): a SQLite read unit of work takes the write lock first."""
+    if session.info.get(_READ_UNIT):
+        _take_write_lock_before_writing(session)
+
+
 def holds_write_lock(session: Session) -> bool:
     """Whether this unit of work's SQLite transaction holds the database's write lock (it began IMMEDIATE):
     no other writer can commit before it ends, so a check-then-insert cannot race and needs no savepoint.
@@ -131,12 +141,12 @@ def holds_write_lock(session: Session) -> bool:
 
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     if session.new or session.dirty or session.deleted:
-        take_write_lock_before_writing(session)
+        _take_write_lock_before_writing(session)
 
 
 def _before_orm_execute(state: Any) -> None:
     if state.is_insert or state.is_update or state.is_delete:
-        take_write_lock_before_writing(state.session)
+        _take_write_lock_before_writing(state.session)
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
@@ -235,7 +245,8 @@ class Database:
         self.engine = engine
         self.sessionmaker = sessionmaker(
             bind=engine.execution_options(**{SQLITE_IMMEDIATE: True}), expire_on_commit=False)
-        self.read_sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+        self.read_sessionmaker = sessionmaker(bind=engine, expire_on_commit=False,
+                                              info={_READ_UNIT: engine.dialect.name == "sqlite"})
         # In-memory SQLite has one shared connection (StaticPool) and no second writer to wait for.
         self.writers = WriterQueue() if engine.dialect.name == "sqlite" and engine.url.database not in (
             None, "", ":memory:") else None
