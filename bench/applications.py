@@ -61,6 +61,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def ensure_empty_postgres(url: str) -> None:
+    """Create the benchmark's PostgreSQL database when it is missing; refuse one that already holds tables
+    (a second run needs ``dropdb`` first: the bench never drops a database it was pointed at)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    if not target.database:
+        raise SystemExit("--postgres: the URL names no database")
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}) is None:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    finally:
+        admin.dispose()
+    engine = create_engine(target)
+    try:
+        with engine.connect() as conn:
+            tables = conn.scalar(text("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"))
+    finally:
+        engine.dispose()
+    if tables:
+        raise SystemExit(f"--postgres: database {target.database} already holds {tables} tables; "
+                         f"run `dropdb -h {target.host} {target.database}` first or name another")
+
+
 def build_city(data_dir: Path, database_url: str | None, source: str | None = None) -> None:
     """Migrate and load the demo city (only the modules applications need) in a child process."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -382,7 +409,7 @@ def main() -> None:
     parser.add_argument("--enterprise", type=int, default=150, help="enterprise-start submissions (0 = skip)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--profile", type=int, default=100, help="submissions profiled in-process")
-    parser.add_argument("--postgres", help="also run against this PostgreSQL URL (an empty database/schema)")
+    parser.add_argument("--postgres", help="also run against this PostgreSQL URL (created when missing, must be empty)")
     parser.add_argument("--pg-workers", type=int, default=1,
                         help="uvicorn worker processes for the PostgreSQL run (SQLite always runs one)")
     parser.add_argument("--baseline", metavar="SRC", help="compare generic submissions with the package in this source "
@@ -402,6 +429,7 @@ def main() -> None:
         report["profile"] = profile_section(data_dir, args.profile)
         if args.postgres:
             pg_dir = Path(tmp) / "postgres"
+            ensure_empty_postgres(args.postgres)
             build_city(pg_dir, args.postgres)
             report["postgres"] = http_section(pg_dir, args.postgres, args, workers=args.pg_workers)
     report["decisions"] = decision_section()
