@@ -191,3 +191,21 @@ def test_logins_and_key_changes_are_audited(client, auth, any_db):
     seen = {(e.actor_name, e.action, e.result) for e in entries}
     assert ("clerk", "auth.login", "denied") in seen
     assert ("admin", "api_key.create", "ok") in seen
+
+
+def test_a_disabled_account_or_a_removed_role_counts_from_the_next_request(client, any_db):
+    # The principal behind a token is cached per process (core.refcache); a change clears it when it commits.
+    from sqlalchemy import select
+
+    from xingcheng.core.identity.models import Account, AccountRole
+
+    headers = login(client, "clerk")
+    assert client.get("/api/v1/auth/me", headers=headers).json()["roles"] == ["department_staff"]
+    account = any_db.scalar(select(Account).where(Account.username == "clerk"))
+    account.role_links.append(AccountRole(role="operator"))
+    any_db.commit()
+    assert client.get("/api/v1/auth/me", headers=headers).json()["roles"] == ["department_staff", "operator"]
+    account.is_active = False
+    any_db.commit()
+    refused = client.get("/api/v1/auth/me", headers=headers)
+    assert refused.status_code == 401 and "disabled" in refused.json()["detail"]

@@ -22,6 +22,7 @@ from xingcheng.core.identity.models import (
     RefreshToken,
 )
 from xingcheng.core.identity.schemas import AccountCreate, ApiKeyCreate, TokenPair
+from xingcheng.core.refcache import ReferenceCache
 from xingcheng.core.security import (
     DUMMY_PASSWORD_HASH,
     api_key_matches,
@@ -216,11 +217,16 @@ _PRINCIPAL_ROWS = (
 )
 
 
-def principal_from_access_token(session: Session, *, token: str, settings: Settings) -> Principal:
-    claims = decode_token(token, key=settings.signing_key(), expected_type="access")
-    rows = session.execute(_PRINCIPAL_ROWS.where(Account.id == int(claims.subject))).all()
+# Principals are immutable snapshots, cached per process (core.refcache): a disabled account, a changed role or
+# department takes effect at once in the process that changed it and within two seconds in the others.
+PRINCIPALS: ReferenceCache[int, Principal | None] = ReferenceCache(
+    "principals", watch=(Account, AccountRole, Department), ttl=2.0)
+
+
+def _read_principal(session: Session, account_id: int) -> Principal | None:
+    rows = session.execute(_PRINCIPAL_ROWS.where(Account.id == account_id)).all()
     if not rows or not rows[0].is_active:
-        raise Unauthorized("the account behind this token no longer exists or is disabled")
+        return None
     account = rows[0]
     return Principal(
         kind=account.kind, name=account.username, account_id=account.id,
@@ -228,6 +234,14 @@ def principal_from_access_token(session: Session, *, token: str, settings: Setti
         department_code=account.code, division_code=account.division_code,
         id_number=account.id_number, credit_code=account.credit_code,
     )
+
+
+def principal_from_access_token(session: Session, *, token: str, settings: Settings) -> Principal:
+    account_id = int(decode_token(token, key=settings.signing_key(), expected_type="access").subject)
+    principal = PRINCIPALS.get(session, account_id, lambda: _read_principal(session, account_id))
+    if principal is None:
+        raise Unauthorized("the account behind this token no longer exists or is disabled")
+    return principal
 
 
 # ---- device API keys -------------------------------------------------------------------
