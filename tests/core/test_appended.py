@@ -124,3 +124,20 @@ def test_a_read_unit_of_work_takes_the_write_lock_before_writing_its_rows(engine
         database.end_session(reader, commit=False)
     with engine.connect() as conn:
         assert sorted(conn.scalars(select(journal.c.note))) == ["committed meanwhile", "read audited"]
+
+
+def test_a_query_with_loader_options_writes_them_first(engine: Engine) -> None:
+    # Eager loads join their tables only when compiled: such a query might see the queued rows.
+    from sqlalchemy.orm import defer
+
+    from xingcheng.core.db import Base
+    from xingcheng.core.notifications.models import Notification
+
+    Base.metadata.create_all(engine, tables=[Base.metadata.tables["notification"]])
+    with Session(engine) as session:
+        append_row(session, journal, {"note": "queued"})
+        session.scalars(select(Notification)).all()
+        assert queued_rows(session) == 1
+        session.scalars(select(Notification).options(defer(Notification.body))).all()
+        assert queued_rows(session) == 0
+        session.rollback()

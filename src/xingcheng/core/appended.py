@@ -1,4 +1,4 @@
-"""Append-only rows (audit entries, notifications) written in one ``executemany`` per table.
+"""Append-only rows (audit entries, timeline lines, notifications) written in one ``executemany`` per table.
 
 The ORM's unit of work costs 0.2–0.3 ms per row on the 2-core box (state tracking, dependency sort,
 one INSERT per row on SQLite, which cannot batch ``INSERT … RETURNING`` without a sentinel column) —
@@ -73,8 +73,9 @@ def _before_flush(session: Session, _context: UOWTransaction, _instances: object
 
 
 def _reads_only_other_tables(state: ORMExecuteState, queued: list[tuple[Table, Any, Any, Any]]) -> bool:
-    """A plain SELECT from tables none of the queued rows go to (a join, subquery or text: assume not)."""
-    if not state.is_select or not isinstance(state.statement, Select):
+    """A plain SELECT from tables none of the queued rows go to (a join, subquery, text or eager-loading
+    options, whose joins only appear when compiled: assume it may see them)."""
+    if not state.is_select or not isinstance(state.statement, Select) or state.statement._with_options:
         return False
     tables = {entry[0] for entry in queued}
     return all(isinstance(source, Table) and source not in tables for source in state.statement.get_final_froms())

@@ -1,8 +1,9 @@
 """Per-process caches of reference data that hot paths read on every request and that changes rarely.
 
 An online application reads its catalogue item (with materials and process link) and the newest version
-of its process on every submission: two queries, ~7 % of the request's server time, for facts that
-change a few times a year. A :class:`ReferenceCache` keeps immutable snapshots of them (never ORM
+of its process on every submission, and every authenticated request reads the principal behind its token:
+queries for facts that change rarely (the first two were ~7 % of a submission's server time).
+A :class:`ReferenceCache` keeps immutable snapshots of them (never ORM
 objects: those belong to one session and one thread) and stays correct without a shared cache server:
 
 - a unit of work that changes the data reads around the cache (it sees its own uncommitted change),
