@@ -10,12 +10,13 @@ the same unit of work sees the row, as autoflush would show a pending object) or
 Same transaction, same guarantees as ``session.add``: a rollback discards queued rows; rolling back a
 savepoint discards only the rows queued inside it (written ones are undone by the database itself).
 A queued row must not be the parent of another pending row — it has no id until written.
+``TransactionQueue`` is the transaction-bound queue itself; ``core.outbox`` keeps its events in one too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, Table, insert
 from sqlalchemy import event as sa_event
@@ -23,7 +24,41 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTran
 
 from xingcheng.core.db import before_writing
 
-_QUEUED = "xc_appended_rows"
+T = TypeVar("T")
+
+class TransactionQueue(Generic[T]):
+    """Items that belong to a session's open transaction (rows to write, events to publish after commit).
+
+    Each item remembers the innermost transaction it was queued in: a rollback drops them all, rolling back a
+    savepoint drops only the items queued inside it. The owner takes them when their moment comes."""
+
+    def __init__(self, name: str) -> None:
+        self._key = f"xc_queue_{name}"
+        _queues.append(self)
+
+    def put(self, session: Session, item: T) -> None:
+        if not session.in_transaction():
+            session.begin()  # so that a rollback before any SQL still discards the item
+        queued_in = session.get_nested_transaction() or session.get_transaction()
+        session.info.setdefault(self._key, []).append((item, queued_in))
+
+    def items(self, session: Session) -> list[T]:
+        return [item for item, _queued_in in session.info.get(self._key, ())]
+
+    def take(self, session: Session) -> list[T]:
+        return [item for item, _queued_in in session.info.pop(self._key, ())]
+
+    def _drop_rolled_back(self, session: Session, previous: SessionTransaction) -> None:
+        if not previous.nested:
+            session.info.pop(self._key, None)
+            return
+        queued = session.info.get(self._key)
+        if queued:
+            session.info[self._key] = [entry for entry in queued if not _belongs_to(entry[1], previous)]
+
+
+_queues: list[TransactionQueue[Any]] = []
+_ROWS: TransactionQueue[tuple[Table, Mapping[str, Any], Callable[[int], None] | None]] = TransactionQueue("rows")
 
 
 def append_row(session: Session, table: Table, values: Mapping[str, Any], *,
@@ -32,26 +67,22 @@ def append_row(session: Session, table: Table, values: Mapping[str, Any], *,
 
     ``with_id`` is called with the row's primary key once it is written (such a row is inserted on its own,
     not in the batch): for an event that names the row, built after the commit."""
-    if not session.in_transaction():
-        session.begin()  # so that a rollback before any SQL still discards the row
-    # The innermost transaction it belongs to: rolling back a savepoint drops only its own rows.
-    queued_in = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(_QUEUED, []).append((table, values, queued_in, with_id))
+    _ROWS.put(session, (table, values, with_id))
 
 
 def queued_rows(session: Session) -> int:
     """How many rows wait to be written (for tests and diagnostics)."""
-    return len(session.info.get(_QUEUED, ()))
+    return len(_ROWS.items(session))
 
 
 def write_queued(session: Session) -> None:
     """Write what is queued now, one ``executemany`` per table, in the order tables were first used."""
-    queued = session.info.pop(_QUEUED, None)
+    queued = _ROWS.take(session)
     if not queued:
         return
     by_table: dict[Table, list[Mapping[str, Any]]] = {}
     one_by_one: list[tuple[Table, Mapping[str, Any], Callable[[int], None]]] = []
-    for table, values, _queued_in, with_id in queued:
+    for table, values, with_id in queued:
         if with_id is None:
             by_table.setdefault(table, []).append(values)
         else:
@@ -72,7 +103,7 @@ def _before_flush(session: Session, _context: UOWTransaction, _instances: object
     write_queued(session)
 
 
-def _reads_only_other_tables(state: ORMExecuteState, queued: list[tuple[Table, Any, Any, Any]]) -> bool:
+def _reads_only_other_tables(state: ORMExecuteState, queued: list[tuple[Table, Any, Any]]) -> bool:
     """A plain SELECT from tables none of the queued rows go to (a join, subquery, text or eager-loading
     options, whose joins only appear when compiled: assume it may see them)."""
     if not state.is_select or not isinstance(state.statement, Select) or state.statement._with_options:
@@ -83,7 +114,7 @@ def _reads_only_other_tables(state: ORMExecuteState, queued: list[tuple[Table, A
 
 @sa_event.listens_for(Session, "do_orm_execute")
 def _before_query(state: ORMExecuteState) -> None:
-    queued = state.session.info.get(_QUEUED)
+    queued = _ROWS.items(state.session)
     # Like autoflush, but a query that cannot see the queued rows leaves them queued: a request's audit
     # entries then go in one statement instead of one per read in between.
     if queued and not _reads_only_other_tables(state, queued):
@@ -95,7 +126,7 @@ def _before_commit(session: Session) -> None:
     write_queued(session)
 
 
-def belongs_to(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+def _belongs_to(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
     """Whether ``transaction`` is ``ended`` or nested inside it (what a savepoint's rollback undoes)."""
     while transaction is not None:
         if transaction is ended:
@@ -105,10 +136,7 @@ def belongs_to(transaction: SessionTransaction | None, ended: SessionTransaction
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")
-def _drop_queued(session: Session, previous: SessionTransaction) -> None:
-    if not previous.nested:
-        session.info.pop(_QUEUED, None)
-        return
-    queued = session.info.get(_QUEUED)
-    if queued:
-        session.info[_QUEUED] = [item for item in queued if not belongs_to(item[2], previous)]
+def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    # "soft" fires on every rollback() call, also when no database transaction had begun.
+    for queue in _queues:
+        queue._drop_rolled_back(session, previous)
