@@ -72,14 +72,20 @@ class ReferenceCache(Generic[K, V]):
             self._generation += 1
             self._entries.clear()
 
+    def _watches(self, objects: list[object]) -> bool:
+        return bool(self.watch) and any(isinstance(obj, self.watch) for obj in objects)
+
     def _bypassed(self, session: Session) -> bool:
         if self in session.info.get(_CHANGED, ()):
             return True
-        if self.watch and (session.new or session.dirty or session.deleted) and any(
-                isinstance(obj, self.watch) for obj in chain(session.new, session.dirty, session.deleted)):
+        if self._watches(_pending_changes(session)):  # changed but not flushed yet
             self.changed(session)
             return True
         return False
+
+
+def _pending_changes(session: Session) -> list[object]:
+    return list(chain(session.new, session.dirty, session.deleted))
 
 
 def clear_all() -> None:
@@ -90,11 +96,11 @@ def clear_all() -> None:
 
 @sa_event.listens_for(Session, "before_flush")
 def _notice_changes(session: Session, _context: UOWTransaction, _instances: object) -> None:
-    objects = list(chain(session.new, session.dirty, session.deleted))
+    objects = _pending_changes(session)
     if not objects:
         return
     for cache in _caches:
-        if cache.watch and any(isinstance(obj, cache.watch) for obj in objects):
+        if cache._watches(objects):
             cache.changed(session)
 
 
